@@ -1,0 +1,82 @@
+# isync - bulk container image sync. See README.md.
+VERSION     := 0.1.0
+PREFIX      ?= /usr/local
+LUA_VERSION := 5.4
+BUILD       ?= build
+CC          ?= cc
+PKGS        := lua$(LUA_VERSION) libcurl openssl
+PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS    := $(shell pkg-config --libs $(PKGS))
+WARN        := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CFLAGS      ?= -O2 -g
+ifeq ($(SANITIZE),1)
+  BUILD     := build-san
+  CFLAGS    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDFLAGS   += -fsanitize=address,undefined
+endif
+ALL_CFLAGS  := -std=c11 -D_GNU_SOURCE -DISYNC_VERSION='"$(VERSION)"' -fPIC $(WARN) $(CFLAGS) $(PKG_CFLAGS)
+
+# C without Lua (the engine) and the Lua glue (src/l*.c)
+CORE_SRC    := src/buf.c src/ring.c src/digest.c src/json.c src/parse.c src/ref.c src/errors.c \
+               src/engine.c src/job.c src/registry.c src/auth.c src/ops.c src/blobcopy.c
+GLUE_SRC    := src/lcore.c
+LUA_MODS    := $(wildcard lua/isync/*.lua lua/isync/*/*.lua)
+CORE_OBJ    := $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
+GLUE_OBJ    := $(GLUE_SRC:src/%.c=$(BUILD)/obj/%.o)
+UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+HOST        := $(BUILD)/bin/isync
+MODULE      := $(BUILD)/lib/isync/core.so
+
+.PHONY: all host module unit test test-unit test-spec test-integration install uninstall clean
+all: host module unit
+
+host: $(HOST)
+module: $(MODULE)
+unit: $(UNIT_BIN)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	@$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The host embeds the Lua modules so one binary runs anywhere.
+$(BUILD)/gen/embedded.c: $(LUA_MODS) scripts/embed-lua
+	@mkdir -p $(dir $@)
+	scripts/embed-lua $(LUA_MODS) > $@
+
+$(BUILD)/obj/embedded.o: $(BUILD)/gen/embedded.c
+	$(CC) $(ALL_CFLAGS) -Wno-overlength-strings -c $< -o $@
+
+$(HOST): $(BUILD)/obj/main.o $(GLUE_OBJ) $(CORE_OBJ) $(BUILD)/obj/embedded.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -Wl,-E -o $@ $^ $(PKG_LIBS) -lpthread -lm -ldl
+
+$(MODULE): $(GLUE_OBJ) $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libcurl openssl) -lpthread
+
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(PKG_LIBS) -lpthread
+
+test: all
+	tests/run
+
+test-unit: unit
+	@for t in $(UNIT_BIN); do $$t || exit 1; done
+
+install: host module
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/isync \
+	           $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/isync/compat
+	install -m 755 $(HOST) $(DESTDIR)$(PREFIX)/bin/isync
+	install -m 755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/isync/core.so
+	for f in $(LUA_MODS); do install -m 644 $$f $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/$${f#lua/}; done
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/bin/isync $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/isync \
+	       $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/isync
+
+clean:
+	rm -rf build build-san

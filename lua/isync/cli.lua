@@ -1,0 +1,59 @@
+-- isync.cli: what the isync command line means. main.c calls main(argv) protected and
+-- turns a raised error into one line on stderr and exit status 1.
+local core = require "isync.core"
+
+local M = {}
+
+M.USAGE = [[
+usage: isync [--trace] SCRIPT.lua [ARGS...]   run a sync policy written in Lua
+       isync --help | --version
+
+  SCRIPT.lua  a Lua 5.4 script; `require "isync"` gives the API (see README.md).
+              `arg` is set as the stock lua interpreter sets it.
+  --trace     print a traceback with errors (or set ISYNC_TRACE=1)
+
+Examples:
+  isync scripts/migrate.lua --from 127.0.0.1:5000 --to 127.0.0.1:5001 --plain-http app/web
+]]
+
+local function run_script(argv, i)
+  local script = argv[i]
+  local chunk, err = loadfile(script)
+  if not chunk then
+    -- loadfile's message already names the file and line
+    error(err, 0)
+  end
+  local a = { [-1] = argv[0], [0] = script }
+  for k = i + 1, #argv do a[#a + 1] = argv[k] end
+  for k = 1, i - 1 do a[-(i - k) - 1] = argv[k] end
+  arg = a   -- luacheck: ignore (the interpreter's global, as lua.c sets it)
+  local res = table.pack(chunk(table.unpack(a, 1, #a)))
+  local r = res[1]
+  if math.type(r) == "integer" then return r end
+  if r == false then return 1 end
+  return 0
+end
+
+function M.main(argv)
+  local i = 1
+  while argv[i] do
+    local a = argv[i]
+    if a == "--help" or a == "-h" then
+      io.stdout:write(M.USAGE)
+      return 0
+    elseif a == "--version" or a == "-v" then
+      io.stdout:write("isync ", core.version, "\n")
+      return 0
+    elseif a == "--trace" then
+      i = i + 1
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      error("unknown option " .. a .. " (see isync --help)", 0)
+    else
+      return run_script(argv, i)
+    end
+  end
+  io.stderr:write(M.USAGE)
+  return 2
+end
+
+return M

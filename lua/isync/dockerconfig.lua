@@ -1,0 +1,111 @@
+-- isync.dockerconfig: credentials the way docker finds them: ~/.docker/config.json
+-- ($DOCKER_CONFIG/config.json) `auths`, and `credHelpers` / `credsStore` through
+-- `docker-credential-NAME get`. Secrets stay in memory: never in argv, logs or errors.
+local cjson = require "cjson.safe"
+
+local M = {}
+
+local HUB_KEYS = { "https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io" }
+
+local function config_path()
+  local dir = os.getenv("DOCKER_CONFIG")
+  if dir and dir ~= "" then return dir .. "/config.json" end
+  local home = os.getenv("HOME")
+  return home and (home .. "/.docker/config.json") or nil
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function b64decode(s)
+  local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+  s = s:gsub("[^%w%+/=]", "")
+  local out, bits, nbits = {}, 0, 0
+  for c in s:gmatch(".") do
+    if c == "=" then break end
+    local v = alphabet:find(c, 1, true) - 1
+    bits = (bits << 6) | v
+    nbits = nbits + 6
+    if nbits >= 8 then
+      nbits = nbits - 8
+      out[#out + 1] = string.char((bits >> nbits) & 0xFF)
+    end
+  end
+  return table.concat(out)
+end
+M.b64decode = b64decode
+
+local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+--- Asks docker-credential-NAME for the server's credentials. The server name goes in on
+--- stdin (printf is a shell builtin, so nothing secret ever is an argument).
+function M.from_helper(helper, server)
+  if not helper:match("^[%w%._%-]+$") then return nil, "invalid credential helper name '" .. helper .. "'" end
+  local cmd = "printf '%s' " .. shell_quote(server) .. " | docker-credential-" .. helper .. " get 2>/dev/null"
+  local p = io.popen(cmd, "r")
+  if not p then return nil, "cannot run docker-credential-" .. helper end
+  local out = p:read("a")
+  local ok = p:close()
+  if not ok then return nil, "docker-credential-" .. helper .. " has no credentials for " .. server end
+  local doc = cjson.decode(out)
+  if type(doc) ~= "table" or type(doc.Secret) ~= "string" then
+    return nil, "docker-credential-" .. helper .. " gave an unreadable answer for " .. server
+  end
+  return { username = doc.Username, password = doc.Secret }
+end
+
+local function keys_for(host)
+  if host == "docker.io" or host == "registry-1.docker.io" or host == "index.docker.io" then return HUB_KEYS end
+  return { host, "https://" .. host, "http://" .. host, "https://" .. host .. "/v2/", "https://" .. host .. "/v1/" }
+end
+
+--- Credentials for a registry host from a parsed config document, or nil.
+function M.lookup(doc, host)
+  if type(doc) ~= "table" then return nil end
+  local keys = keys_for(host)
+  if type(doc.credHelpers) == "table" then
+    for _, k in ipairs(keys) do
+      local helper = doc.credHelpers[k]
+      if type(helper) == "string" then return M.from_helper(helper, k) end
+    end
+  end
+  local auths = type(doc.auths) == "table" and doc.auths or {}
+  for _, k in ipairs(keys) do
+    local a = auths[k]
+    if type(a) == "table" then
+      if type(a.identitytoken) == "string" and a.identitytoken ~= "" then
+        return { username = "<token>", password = a.identitytoken }
+      end
+      if type(a.auth) == "string" and a.auth ~= "" then
+        local plain = b64decode(a.auth)
+        local user, pass = plain:match("^([^:]*):(.*)$")
+        if user then return { username = user, password = pass } end
+        return nil, "malformed 'auth' entry for " .. k .. " in docker config"
+      end
+      if type(a.username) == "string" then return { username = a.username, password = a.password } end
+    end
+  end
+  if type(doc.credsStore) == "string" and doc.credsStore ~= "" then
+    local creds = M.from_helper(doc.credsStore, keys[1])
+    if creds then return creds end
+  end
+  return nil
+end
+
+--- Credentials for host from the user's docker config file, or nil.
+function M.credentials(host, path)
+  path = path or config_path()
+  if not path then return nil end
+  local text = read_file(path)
+  if not text then return nil end
+  local doc = cjson.decode(text)
+  if type(doc) ~= "table" then return nil, "cannot parse " .. path .. ": not valid JSON" end
+  return M.lookup(doc, host)
+end
+
+return M

@@ -1,0 +1,130 @@
+-- isync: bulk container image sync. The public Lua API.
+--
+--   local isync = require "isync"
+--   local src = isync.registry("127.0.0.1:5000", { plain_http = true })
+--   local tags = src:tags("app/web")             -- blocks here; yields inside isync.run/spawn
+--
+-- World failures return nil, message, code (codes in isync.codes); misuse raises.
+local core = require "isync.core"
+local sched = require "isync.sched"
+local dockerconfig = require "isync.dockerconfig"
+
+local M = {
+  version = core.version,
+  codes = core.codes,
+  spawn = sched.spawn,
+  wait = sched.wait,
+  all = sched.all,
+  run = sched.run,
+  map = sched.map,
+  semaphore = sched.semaphore,
+  sleep = sched.sleep,
+  parse_ref = core.parse_ref,
+  digest = core.digest,
+  monotime = core.monotime,
+}
+
+local Registry = {}
+Registry.__index = Registry
+function Registry:__tostring() return "isync.Registry(" .. self.name .. ")" end
+
+local function is_hub(name)
+  return name == "docker.io" or name == "index.docker.io" or name == "registry-1.docker.io"
+end
+
+--- Opens a registry by host name. opts: username, password, plain_http, skip_verify,
+--- ca_file, cert_file, key_file, connect_timeout, timeout, stall_timeout (seconds),
+--- max_connections, docker_config (false to ignore ~/.docker/config.json).
+function M.registry(name, opts)
+  assert(type(name) == "string", "isync.registry: a host name is needed")
+  opts = opts or {}
+  if name == "index.docker.io" then name = "docker.io" end
+  local copts = {}
+  for k, v in pairs(opts) do copts[k] = v end
+  if copts.username == nil and copts.password == nil and opts.docker_config ~= false then
+    local creds = dockerconfig.credentials(name)
+    if creds then copts.username, copts.password = creds.username, creds.password end
+  end
+  copts.docker_config = nil
+  local self = setmetatable({ name = name, hub = is_hub(name), core = core.registry(name, copts) }, Registry)
+  self.plain_http = copts.plain_http and true or false
+  return self
+end
+
+--- Docker Hub's one-word repositories live under library/.
+function Registry:repo(name)
+  if self.hub and not name:find("/", 1, true) then return "library/" .. name end
+  return name
+end
+
+local function call(op, reg, args)
+  return sched.await(core.submit(op, reg, args))
+end
+
+--- Checks that the registry answers and the credentials are accepted.
+function Registry:ping() return call("ping", self.core, {}) end
+
+--- All tags of a repository, following Link pagination. A missing repository has none.
+function Registry:tags(repo, opts)
+  return call("tags", self.core, { repo = self:repo(repo), page_size = opts and opts.page_size })
+end
+
+--- GET a manifest by tag or digest: {bytes, media_type, digest, size}.
+function Registry:manifest(repo, ref)
+  return call("manifest_get", self.core, { repo = self:repo(repo), ref = ref })
+end
+
+--- HEAD a manifest: {digest, media_type, size}, or false when it is not there.
+function Registry:head(repo, ref)
+  return call("manifest_head", self.core, { repo = self:repo(repo), ref = ref })
+end
+
+--- PUT manifest bytes exactly as given under a tag or digest; returns the digest.
+function Registry:put_manifest(repo, ref, bytes, media_type)
+  if type(bytes) == "table" then bytes, media_type = bytes.bytes, media_type or bytes.media_type end
+  assert(type(bytes) == "string" and type(media_type) == "string", "put_manifest: bytes and media_type are needed")
+  return call("manifest_put", self.core, { repo = self:repo(repo), ref = ref, data = bytes, media_type = media_type })
+end
+
+--- HEAD a blob: its size, or false when absent.
+function Registry:blob_exists(repo, digest)
+  return call("blob_head", self.core, { repo = self:repo(repo), digest = digest })
+end
+
+--- Cross-repository mount within this registry: true when mounted, false when the
+--- registry declined (then upload instead).
+function Registry:mount(repo, digest, from_repo)
+  return call("blob_mount", self.core, { repo = self:repo(repo), digest = digest, from = self:repo(from_repo) })
+end
+
+--- GET a small blob into memory (a config), verified against its digest.
+function Registry:blob(repo, digest, opts)
+  return call("blob_get", self.core, { repo = self:repo(repo), digest = digest, max_size = opts and opts.max_size })
+end
+
+--- Upload bytes as a blob; returns its digest.
+function Registry:put_blob(repo, bytes)
+  return call("blob_put", self.core, { repo = self:repo(repo), data = bytes })
+end
+
+--- Streams one blob from src_reg/src_repo into this registry's repo; returns bytes moved.
+--- opts: size (expected; else taken from the source), chunk_size (PATCH chunks; 0 =
+--- one PUT), buffer_size (ring, default 4 MiB).
+function Registry:copy_blob_from(src_reg, src_repo, digest, repo, opts)
+  opts = opts or {}
+  return call("blob_copy", self.core, {
+    repo = self:repo(repo), digest = digest, source = src_reg.core, from = src_reg:repo(src_repo),
+    size = opts.size, chunk_size = opts.chunk_size, buffer_size = opts.buffer_size,
+  })
+end
+
+function Registry:info() return self.core:info() end
+
+M.Registry = Registry
+
+--- Copies one image (tag or digest), every platform, digests preserved. See isync.copy.
+function M.copy(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
+  return require("isync.copy").image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
+end
+
+return M

@@ -1,0 +1,101 @@
+-- isync.manifest: what a manifest is and what it refers to. Decoding is for reading only:
+-- the bytes pushed are always the bytes fetched, so digests survive.
+local cjson = require "cjson.safe"
+
+local M = {}
+
+M.OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+M.OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+M.DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+M.DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+M.DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json"
+M.DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+M.DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+
+local INDEX_TYPES = { [M.OCI_INDEX] = true, [M.DOCKER_LIST] = true }
+local IMAGE_TYPES = { [M.OCI_MANIFEST] = true, [M.DOCKER_MANIFEST] = true }
+local SCHEMA1_TYPES = { [M.DOCKER_SCHEMA1] = true, [M.DOCKER_SCHEMA1_SIGNED] = true }
+
+local function is_table(v) return type(v) == "table" end
+
+--- Decodes manifest bytes. Returns the document, or nil and a reason.
+function M.decode(bytes)
+  local doc, err = cjson.decode(bytes)
+  if not is_table(doc) then return nil, "not a JSON object" .. (err and (": " .. err) or "") end
+  return doc
+end
+
+--- The kind of a fetched manifest: "index", "image" or "schema1"; nil and a reason otherwise.
+--- The Content-Type wins; the document's own mediaType and shape decide when it is vague.
+function M.kind(media_type, doc)
+  local mt = media_type
+  if not (INDEX_TYPES[mt] or IMAGE_TYPES[mt] or SCHEMA1_TYPES[mt]) then mt = doc.mediaType end
+  if INDEX_TYPES[mt] then return "index" end
+  if IMAGE_TYPES[mt] then return "image" end
+  if SCHEMA1_TYPES[mt] or doc.schemaVersion == 1 then return "schema1" end
+  if is_table(doc.manifests) then return "index" end
+  if is_table(doc.layers) or is_table(doc.config) then return "image" end
+  return nil, "unrecognised manifest (media type " .. tostring(media_type) .. ")"
+end
+
+--- The media type to push with: the fetched Content-Type when it names a manifest,
+--- else the document's mediaType, else one implied by its shape.
+function M.push_type(media_type, doc, kind)
+  if media_type and (INDEX_TYPES[media_type] or IMAGE_TYPES[media_type] or SCHEMA1_TYPES[media_type]) then
+    return media_type
+  end
+  if type(doc.mediaType) == "string" then return doc.mediaType end
+  return kind == "index" and M.OCI_INDEX or M.OCI_MANIFEST
+end
+
+local function check_descriptor(d, where)
+  if not is_table(d) then return nil, where .. " is not a descriptor" end
+  if type(d.digest) ~= "string" or not d.digest:match("^sha%d+:%x+$") then
+    return nil, where .. " has no valid digest"
+  end
+  if d.size ~= nil and math.type(d.size) ~= "integer" and type(d.size) ~= "number" then
+    return nil, where .. " has an invalid size"
+  end
+  return true
+end
+
+--- The blobs an image manifest needs: config first, then layers. Each is
+--- {digest, size, media_type, foreign = true when it must not be pushed (urls / foreign type)}.
+function M.blobs(doc)
+  local out = {}
+  if doc.config ~= nil then
+    local ok, err = check_descriptor(doc.config, "config")
+    if not ok then return nil, err end
+    out[#out + 1] = { digest = doc.config.digest, size = math.tointeger(doc.config.size), media_type = doc.config.mediaType }
+  end
+  if doc.layers ~= nil and not is_table(doc.layers) then return nil, "layers is not a list" end
+  for i, l in ipairs(doc.layers or {}) do
+    local ok, err = check_descriptor(l, "layer " .. i)
+    if not ok then return nil, err end
+    local foreign = l.mediaType == M.DOCKER_FOREIGN_LAYER or (is_table(l.urls) and #l.urls > 0)
+    out[#out + 1] = { digest = l.digest, size = math.tointeger(l.size), media_type = l.mediaType, foreign = foreign or nil }
+  end
+  return out
+end
+
+--- The children of an index: {digest, size, media_type, platform}.
+function M.children(doc)
+  if not is_table(doc.manifests) then return nil, "manifests is not a list" end
+  local out = {}
+  for i, d in ipairs(doc.manifests) do
+    local ok, err = check_descriptor(d, "manifests[" .. i .. "]")
+    if not ok then return nil, err end
+    out[#out + 1] = { digest = d.digest, size = math.tointeger(d.size), media_type = d.mediaType, platform = d.platform }
+  end
+  return out
+end
+
+--- "linux/arm64/v8" for a platform table, or nil.
+function M.platform_string(p)
+  if not is_table(p) then return nil end
+  local s = (p.os or "?") .. "/" .. (p.architecture or "?")
+  if p.variant then s = s .. "/" .. p.variant end
+  return s
+end
+
+return M

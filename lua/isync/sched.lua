@@ -1,0 +1,233 @@
+-- isync.sched: tasks (coroutines) over the engine's completion queue.
+--
+-- A primitive called inside a task submits a job and yields; the loop resumes the task
+-- when the engine reports the job finished. Called outside a task it drives the same loop
+-- until its job is done, so the API is identical in a plain script, in a task, and inside
+-- someone else's program. When the loop is already running further down the stack (a
+-- primitive called from a coroutine that is not an isync task), it blocks on its own job.
+local core = require "isync.core"
+
+local M = {}
+
+local AWAIT, WAIT_TASK, SEM = {}, {}, {}   -- yield markers
+local POLL_MS = 200                         -- wake up at least this often (Ctrl-C, hooks)
+
+local tasks = setmetatable({}, { __mode = "k" })   -- coroutine -> task
+local ready, ready_head, ready_tail = {}, 1, 0     -- queue of {task, n, ...}
+local waiting = {}                                 -- job -> task
+local finished_outside = setmetatable({}, { __mode = "k" })
+local in_loop = false
+local live = 0                                     -- tasks not yet finished
+
+local Task = {}
+Task.__index = Task
+function Task:__tostring() return "isync.Task(" .. self.status .. ")" end
+
+local function push_ready(task, ...)
+  ready_tail = ready_tail + 1
+  ready[ready_tail] = table.pack(task, ...)
+end
+
+local function pop_ready()
+  if ready_head > ready_tail then return nil end
+  local item = ready[ready_head]
+  ready[ready_head] = nil
+  ready_head = ready_head + 1
+  return item
+end
+
+local function traceback(err)
+  if type(err) == "string" and os.getenv("ISYNC_TRACE") then return debug.traceback(err, 2) end
+  return err
+end
+
+--- Starts fn(...) as a task; returns the task. It runs when the loop next turns.
+function M.spawn(fn, ...)
+  assert(type(fn) == "function", "isync.spawn: a function is needed")
+  local task = setmetatable({ status = "ready", waiters = {} }, Task)
+  task.co = coroutine.create(function(...)
+    return table.pack(xpcall(fn, traceback, ...))
+  end)
+  tasks[task.co] = task
+  live = live + 1
+  push_ready(task, ...)
+  return task
+end
+
+function M.current()
+  return tasks[coroutine.running()]
+end
+
+local function finish(task, packed)
+  live = live - 1
+  task.status = packed[1] and "done" or "failed"
+  if packed[1] then
+    task.results = table.pack(table.unpack(packed, 2, packed.n))
+  else
+    task.err = packed[2]
+  end
+  for _, w in ipairs(task.waiters) do push_ready(w) end
+  task.waiters = nil
+end
+
+local function resume(task, ...)
+  task.status = "running"
+  local ok, marker_or_packed = coroutine.resume(task.co, ...)
+  if not ok then   -- only if the wrapper itself failed
+    finish(task, table.pack(false, marker_or_packed))
+  elseif coroutine.status(task.co) == "dead" then
+    finish(task, marker_or_packed)
+  elseif marker_or_packed ~= AWAIT and marker_or_packed ~= WAIT_TASK and marker_or_packed ~= SEM then
+    task.status = "ready"   -- a plain coroutine.yield(): run again on the next turn
+    push_ready(task)
+  else
+    task.status = "waiting"
+  end
+end
+
+local function dispatch(job)
+  local t = waiting[job]
+  if t then
+    waiting[job] = nil
+    push_ready(t, job)
+  else
+    finished_outside[job] = true
+  end
+end
+
+-- One turn: run every ready task, then collect finished jobs (waiting up to block_ms).
+local function turn(block_ms)
+  local item = pop_ready()
+  while item do
+    resume(item[1], table.unpack(item, 2, item.n))
+    item = pop_ready()
+  end
+  local job = core.poll(block_ms)
+  while job do
+    dispatch(job)
+    job = core.poll(0)
+  end
+end
+
+--- Drives the loop until pred() is true.
+function M.run_until(pred)
+  local saved = in_loop
+  in_loop = true
+  local ok, err = pcall(function()
+    while not pred() do
+      turn(ready_head <= ready_tail and 0 or POLL_MS)
+    end
+  end)
+  in_loop = saved
+  if not ok then error(err, 0) end
+end
+
+--- Waits for a job; returns job:result(). Yields in a task, blocks elsewhere.
+function M.await(job)
+  local me = M.current()
+  if me and coroutine.isyieldable() then
+    waiting[job] = me
+    coroutine.yield(AWAIT)
+  elseif not in_loop then
+    M.run_until(function() return finished_outside[job] end)
+  else
+    while not core.wait(job, POLL_MS) do end
+  end
+  finished_outside[job] = nil
+  return job:result()
+end
+
+local function task_results(task)
+  if task.status == "failed" then error(task.err, 0) end
+  return table.unpack(task.results, 1, task.results.n)
+end
+
+--- Waits for a task and returns its results; a task that failed raises its error here.
+function M.wait(task)
+  if task.status == "done" or task.status == "failed" then return task_results(task) end
+  local me = M.current()
+  if me == task then error("isync.wait: a task cannot wait for itself", 2) end
+  if me and coroutine.isyieldable() then
+    table.insert(task.waiters, me)
+    coroutine.yield(WAIT_TASK)
+  elseif not in_loop then
+    M.run_until(function() return task.status == "done" or task.status == "failed" end)
+  else
+    error("isync.wait: cannot wait for a task from a foreign coroutine while the loop runs", 2)
+  end
+  return task_results(task)
+end
+
+--- Waits for every task in the list; returns a list of first results. Raises the first
+--- failure only after all have ended, so none is left running unseen.
+function M.all(list)
+  local out, first_err = {}, nil
+  for i, t in ipairs(list) do
+    local ok, v = pcall(M.wait, t)
+    if ok then out[i] = v elseif not first_err then first_err = v end
+  end
+  if first_err then error(first_err, 0) end
+  return out
+end
+
+--- Runs fn as a task and drives the loop until it ends; returns its results.
+function M.run(fn, ...)
+  local t = M.spawn(fn, ...)
+  return M.wait(t)
+end
+
+--- A counting semaphore bounding how many tasks do something at once.
+local Sem = {}
+Sem.__index = Sem
+
+function M.semaphore(n)
+  assert(math.type(n) == "integer" and n > 0, "isync.semaphore: a positive integer is needed")
+  return setmetatable({ free = n, queue = {} }, Sem)
+end
+
+function Sem:acquire()
+  if self.free > 0 then self.free = self.free - 1; return end
+  local me = M.current()
+  if me and coroutine.isyieldable() then
+    table.insert(self.queue, me)
+    coroutine.yield(SEM)          -- release() hands its unit straight to us
+  elseif not in_loop then
+    M.run_until(function() return self.free > 0 end)
+    self.free = self.free - 1
+  else
+    error("isync: semaphore acquired from a foreign coroutine while the loop runs", 2)
+  end
+end
+
+function Sem:release()
+  local nxt = table.remove(self.queue, 1)
+  if nxt then push_ready(nxt) else self.free = self.free + 1 end
+end
+
+--- Calls fn(item, i) for every item with at most n running at once; returns results in order.
+function M.map(items, n, fn)
+  local sem = M.semaphore(n)
+  local list = {}
+  for i, item in ipairs(items) do
+    list[i] = M.spawn(function()
+      sem:acquire()
+      local ok, a, b, c = pcall(fn, item, i)
+      sem:release()
+      if not ok then error(a, 0) end
+      return a, b, c
+    end)
+  end
+  return M.all(list), list
+end
+
+--- Sleeps for seconds without blocking other tasks.
+function M.sleep(seconds)
+  local job = core.submit("sleep", nil, { ms = math.floor(seconds * 1000 + 0.5) })
+  return M.await(job)
+end
+
+function M.stats()
+  return { live = live, waiting_jobs = (function() local n = 0 for _ in pairs(waiting) do n = n + 1 end return n end)() }
+end
+
+return M

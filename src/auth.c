@@ -1,0 +1,281 @@
+/* auth.c - registry authentication on the engine thread: the /v2/ challenge, Basic
+ * credentials, and Bearer tokens cached per scope set and refreshed before expiry. */
+#include "engine.h"
+#include "errors.h"
+#include "job.h"
+#include "json.h"
+#include "parse.h"
+#include "registry.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static time_t mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec;
+}
+
+static void add_waiter(isync_waiter **list, isync_job *j, isync_auth_cont cont, void *arg) {
+  isync_waiter *w = calloc(1, sizeof *w);
+  if (!w) return;
+  isync_job_ref(j);   /* the job may be finished by another path while it waits */
+  w->job = j;
+  w->arg = arg;
+  w->cont = cont;
+  w->next = *list;
+  *list = w;
+}
+
+/* Resumes every waiter; failures copy the error into each waiting job first. */
+static void wake(isync_engine *e, isync_waiter *w, int ok, const char *code, const char *err) {
+  while (w) {
+    isync_waiter *next = w->next;
+    if (!atomic_load(&w->job->done)) {
+      if (!ok) isync_job_set_error(w->job, code ? code : "UNAUTHORIZED", "%s", err ? err : "authentication failed");
+      w->cont(e, w->job, w->arg, ok);
+    }
+    isync_job_unref(w->job);
+    free(w);
+    w = next;
+  }
+}
+
+static void wipe_free(char *s) {
+  if (!s) return;
+  volatile char *p = s;
+  while (*p) *p++ = 0;
+  free(s);
+}
+
+/* ---- the /v2/ ping: learn which scheme the registry wants ---- */
+
+static void ping_done(isync_engine *e, isync_http *h) {
+  isync_registry *r = h->ud;
+  char url[512];
+  isync_url_redact(h->url, url, sizeof url);
+  free(r->ping_err);
+  r->ping_err = NULL;
+  r->ping_code = NULL;
+  char msg[1024];
+  if (h->cc != CURLE_OK) {
+    snprintf(msg, sizeof msg, "GET %s: %s", url, h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->cc));
+    r->ping_code = isync_code_for_curl(h->cc);
+    r->ping_err = strdup(msg);
+    r->auth_state = ISYNC_AUTH_UNKNOWN;   /* a network failure is not remembered */
+  } else if (h->status == 401) {
+    char hdr[2048];
+    isync_challenge ch[4];
+    int n = isync_http_get_header(h, "WWW-Authenticate", hdr, sizeof hdr) ? isync_parse_challenges(hdr, ch, 4) : -1;
+    r->auth_state = ISYNC_AUTH_FAILED;
+    for (int i = 0; i < n; i++) {
+      if (strcmp(ch[i].scheme, "bearer") == 0 && r->auth_state != ISYNC_AUTH_BEARER && isync_challenge_param(&ch[i], "realm")) {
+        r->auth_state = ISYNC_AUTH_BEARER;
+        free(r->realm); free(r->service);
+        r->realm = strdup(isync_challenge_param(&ch[i], "realm"));
+        const char *svc = isync_challenge_param(&ch[i], "service");
+        r->service = svc ? strdup(svc) : NULL;
+      } else if (strcmp(ch[i].scheme, "basic") == 0 && r->auth_state == ISYNC_AUTH_FAILED) {
+        r->auth_state = ISYNC_AUTH_BASIC;
+      }
+    }
+    for (int i = 0; i < n; i++) isync_challenge_free(&ch[i]);
+    if (r->auth_state == ISYNC_AUTH_FAILED) {
+      snprintf(msg, sizeof msg, "GET %s: HTTP 401 with no usable WWW-Authenticate challenge", url);
+      r->ping_code = "UNAUTHORIZED";
+      r->ping_err = strdup(msg);
+      r->auth_state = ISYNC_AUTH_UNKNOWN;
+    }
+  } else if (h->status >= 200 && h->status < 300) {
+    r->auth_state = ISYNC_AUTH_NONE;
+  } else if (h->status == 404) {
+    snprintf(msg, sizeof msg, "GET %s: HTTP 404: %s does not serve the registry API at /v2/", url, r->name);
+    r->ping_code = "PROTOCOL";
+    r->ping_err = strdup(msg);
+    r->auth_state = ISYNC_AUTH_UNKNOWN;
+  } else {
+    snprintf(msg, sizeof msg, "GET %s: HTTP %ld", url, h->status);
+    r->ping_code = isync_code_for_status(h->status, NULL);
+    r->ping_err = strdup(msg);
+    r->auth_state = ISYNC_AUTH_UNKNOWN;
+  }
+  isync_waiter *w = r->ping_waiters;
+  r->ping_waiters = NULL;
+  isync_http_free(e, h);
+  wake(e, w, r->ping_err == NULL, r->ping_code, r->ping_err);
+}
+
+static void start_ping(isync_engine *e, isync_registry *r) {
+  char url[1024];
+  snprintf(url, sizeof url, "%s/v2/", r->base);
+  isync_http *h = isync_http_new("GET", url);
+  if (!h) { r->auth_state = ISYNC_AUTH_UNKNOWN; isync_waiter *w = r->ping_waiters; r->ping_waiters = NULL; wake(e, w, 0, "INTERNAL", "out of memory"); return; }
+  isync_registry_setup_http(r, h, 0);
+  h->ud = r;
+  h->done = ping_done;
+  r->auth_state = ISYNC_AUTH_PINGING;
+  isync_http_start(e, h);
+}
+
+/* ---- Bearer tokens ---- */
+
+static isync_token *find_token(isync_registry *r, const char *scopes) {
+  for (isync_token *t = r->tokens; t; t = t->next)
+    if (strcmp(t->scope_key, scopes) == 0) return t;
+  return NULL;
+}
+
+static void token_done(isync_engine *e, isync_http *h) {
+  isync_token *t = h->ud;
+  char url[512];
+  isync_url_redact(h->url, url, sizeof url);
+  t->fetching = 0;
+  free(t->err);
+  t->err = NULL;
+  t->code = NULL;
+  char msg[1024];
+  if (h->cc != CURLE_OK) {
+    snprintf(msg, sizeof msg, "token request to %s: %s", url, h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->cc));
+    t->code = isync_code_for_curl(h->cc);
+    t->err = strdup(msg);
+  } else if (h->status != 200) {
+    snprintf(msg, sizeof msg, "token request to %s: HTTP %ld (%s)", url, h->status,
+             h->status == 401 ? "wrong username or password" : h->status == 403 ? "access denied" : "token server error");
+    t->code = h->status == 401 ? "UNAUTHORIZED" : isync_code_for_status(h->status, NULL);
+    t->err = strdup(msg);
+  } else {
+    isync_json *doc = isync_json_parse(h->body.data ? h->body.data : "", h->body.len);
+    const char *tok = isync_json_getstr(doc, "token");
+    if (!tok || !*tok) tok = isync_json_getstr(doc, "access_token");
+    if (!tok || !*tok) {
+      snprintf(msg, sizeof msg, "token request to %s: the answer holds no token", url);
+      t->code = "PROTOCOL";
+      t->err = strdup(msg);
+    } else {
+      wipe_free(t->token);
+      t->token = strdup(tok);
+      const isync_json *exp = isync_json_get(doc, "expires_in");
+      long life = exp && exp->type == ISYNC_JNUM && exp->num > 0 ? (long)exp->num : 60;
+      /* refresh early: a quarter of the lifetime, at most 30 s, before it ends */
+      long margin = life / 4 < 30 ? life / 4 : 30;
+      t->expires = mono_now() + life - margin;
+    }
+    isync_json_free(doc);
+  }
+  isync_waiter *w = t->waiters;
+  t->waiters = NULL;
+  /* the body held the token: wipe before freeing */
+  if (h->body.data) memset(h->body.data, 0, h->body.len);
+  isync_http_free(e, h);
+  wake(e, w, t->err == NULL, t->code, t->err);
+}
+
+static void start_token_fetch(isync_engine *e, isync_registry *r, isync_token *t) {
+  int refresh = r->username && strcmp(r->username, "<token>") == 0 && r->password;
+  char *url = strdup(r->realm);
+  if (!refresh) {
+    /* GET realm?service=S&scope=A&scope=B */
+    char *u2;
+    if (r->service && (u2 = isync_url_add_query(url, "service", r->service))) { free(url); url = u2; }
+    char *scopes = strdup(t->scope_key), *save = NULL;
+    for (char *s = strtok_r(scopes, " ", &save); s; s = strtok_r(NULL, " ", &save))
+      if ((u2 = isync_url_add_query(url, "scope", s))) { free(url); url = u2; }
+    free(scopes);
+  }
+  isync_http *h = isync_http_new(refresh ? "POST" : "GET", url);
+  free(url);
+  if (!h) { t->fetching = 0; isync_waiter *w = t->waiters; t->waiters = NULL; wake(e, w, 0, "INTERNAL", "out of memory"); return; }
+  isync_registry_setup_http(r, h, 0);
+  if (refresh) {
+    /* docker's identity token: an OAuth2 refresh token, POSTed as a form */
+    isync_buf form;
+    isync_buf_init(&form, 0);
+    char *q = isync_url_add_query("", "grant_type", "refresh_token");
+    isync_buf_appendf(&form, "%s", q + 1);
+    free(q);
+    const char *pairs[][2] = {{"refresh_token", r->password}, {"service", r->service ? r->service : ""}, {"client_id", "isync"}};
+    for (size_t i = 0; i < 3; i++) {
+      q = isync_url_add_query("", pairs[i][0], pairs[i][1]);
+      isync_buf_appendf(&form, "&%s", q + 1);
+      wipe_free(q);
+    }
+    char *scopes = strdup(t->scope_key), *save = NULL;
+    for (char *s = strtok_r(scopes, " ", &save); s; s = strtok_r(NULL, " ", &save)) {
+      q = isync_url_add_query("", "scope", s);
+      isync_buf_appendf(&form, "&%s", q + 1);
+      free(q);
+    }
+    free(scopes);
+    h->send_owned = form;      /* holds the refresh token: wiped when the request is freed */
+    h->send_data = form.data;
+    h->send_len = form.len;
+    isync_http_header(h, "Content-Type: application/x-www-form-urlencoded");
+  } else if (r->username && r->password) {
+    curl_easy_setopt(h->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    curl_easy_setopt(h->easy, CURLOPT_USERNAME, r->username);
+    curl_easy_setopt(h->easy, CURLOPT_PASSWORD, r->password);
+  }
+  h->ud = t;
+  h->done = token_done;
+  t->fetching = 1;
+  isync_http_start(e, h);
+}
+
+void isync_auth_prepare(isync_engine *e, isync_registry *r, const char *scopes, isync_job *j,
+                        isync_auth_cont cont, void *arg) {
+  switch (r->auth_state) {
+    case ISYNC_AUTH_UNKNOWN:
+      add_waiter(&r->ping_waiters, j, cont, arg);
+      start_ping(e, r);
+      return;
+    case ISYNC_AUTH_PINGING:
+      add_waiter(&r->ping_waiters, j, cont, arg);
+      return;
+    case ISYNC_AUTH_BEARER: break;
+    default:
+      cont(e, j, arg, 1);
+      return;
+  }
+  isync_token *t = find_token(r, scopes);
+  if (!t) {
+    t = calloc(1, sizeof *t);
+    if (!t || !(t->scope_key = strdup(scopes))) { free(t); isync_job_set_error(j, "INTERNAL", "out of memory"); cont(e, j, arg, 0); return; }
+    t->next = r->tokens;
+    r->tokens = t;
+  }
+  if (t->token && t->expires > mono_now()) { cont(e, j, arg, 1); return; }
+  add_waiter(&t->waiters, j, cont, arg);
+  if (!t->fetching) start_token_fetch(e, r, t);
+}
+
+void isync_auth_apply(isync_registry *r, const char *scopes, isync_http *h) {
+  if (r->auth_state == ISYNC_AUTH_BEARER) {
+    isync_token *t = find_token(r, scopes);
+    if (t && t->token) isync_http_header(h, "Authorization: Bearer %s", t->token);
+  } else if (r->auth_state == ISYNC_AUTH_BASIC && r->username && r->password) {
+    curl_easy_setopt(h->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    curl_easy_setopt(h->easy, CURLOPT_USERNAME, r->username);
+    curl_easy_setopt(h->easy, CURLOPT_PASSWORD, r->password);
+  }
+}
+
+void isync_auth_invalidate(isync_registry *r, const char *scopes) {
+  isync_token *t = find_token(r, scopes);
+  if (t && !t->fetching) { wipe_free(t->token); t->token = NULL; }
+}
+
+void isync_auth_free(isync_registry *r) {
+  isync_token *t = r->tokens;
+  while (t) {
+    isync_token *n = t->next;
+    wipe_free(t->token);
+    free(t->scope_key);
+    free(t->err);
+    free(t);
+    t = n;
+  }
+  r->tokens = NULL;
+  free(r->realm); free(r->service); free(r->ping_err);
+  r->realm = r->service = r->ping_err = NULL;
+}

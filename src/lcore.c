@@ -1,0 +1,434 @@
+/* lcore.c - the isync.core Lua module: registries, jobs, and the completion queue.
+ * The only C besides main.c that touches lua.h. Jobs are submitted here and finished by
+ * the engine thread; Lua (lua/isync/sched.lua) decides whether to block or to yield. */
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "digest.h"
+#include "engine.h"
+#include "errors.h"
+#include "job.h"
+#include "ref.h"
+#include "registry.h"
+
+#define REGISTRY_MT "isync.Registry"
+#define JOB_MT "isync.Job"
+#define ENGINE_KEY "isync.engine"
+#define PENDING_KEY "isync.pending"   /* lightuserdata(job) -> Job userdata, until claimed */
+
+typedef struct { isync_registry *r; } lreg;
+typedef struct { isync_job *j; } ljob;
+typedef struct { isync_engine *e; } lengine;
+
+/* ---- engine ---- */
+
+static int engine_gc(lua_State *L) {
+  lengine *le = lua_touserdata(L, 1);
+  if (le->e) { isync_engine_stop(le->e, 1); le->e = NULL; }
+  return 0;
+}
+
+/* The engine of this Lua state, started on first use and stopped when the state closes. */
+static isync_engine *get_engine(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
+  lengine *le = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (le && le->e) return le->e;
+  le = lua_newuserdatauv(L, sizeof *le, 0);
+  le->e = NULL;
+  lua_newtable(L);
+  lua_pushcfunction(L, engine_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  char err[256];
+  le->e = isync_engine_start(err, sizeof err);
+  if (!le->e) luaL_error(L, "isync: %s", err);
+  lua_setfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
+  return le->e;
+}
+
+/* ---- option helpers ---- */
+
+static const char *opt_str(lua_State *L, int t, const char *k) {
+  lua_getfield(L, t, k);
+  const char *s = NULL;
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "option '%s' must be a string", k);
+    s = lua_tostring(L, -1);   /* stays alive: the option table holds it */
+  }
+  lua_pop(L, 1);
+  return s;
+}
+
+static int opt_bool(lua_State *L, int t, const char *k) {
+  lua_getfield(L, t, k);
+  int b = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return b;
+}
+
+static lua_Integer opt_int(lua_State *L, int t, const char *k, lua_Integer dflt) {
+  lua_getfield(L, t, k);
+  lua_Integer v = dflt;
+  if (!lua_isnil(L, -1)) {
+    int ok;
+    v = lua_tointegerx(L, -1, &ok);
+    if (!ok) {
+      lua_Number n = lua_tonumber(L, -1);
+      if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "option '%s' must be a number", k);
+      v = (lua_Integer)n;
+    }
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* ---- registries ---- */
+
+static lreg *check_reg(lua_State *L, int i) { return luaL_checkudata(L, i, REGISTRY_MT); }
+
+/* core.registry(name, opts) */
+static int l_registry(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  if (!*name || strchr(name, '/') || strchr(name, ' '))
+    return luaL_argerror(L, 1, "a registry host name such as 'quay.io' or '127.0.0.1:5000'");
+  isync_reg_opts o;
+  memset(&o, 0, sizeof o);
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    o.username = opt_str(L, 2, "username");
+    o.password = opt_str(L, 2, "password");
+    o.plain_http = opt_bool(L, 2, "plain_http");
+    o.skip_verify = opt_bool(L, 2, "skip_verify");
+    o.ca_file = opt_str(L, 2, "ca_file");
+    o.cert_file = opt_str(L, 2, "cert_file");
+    o.key_file = opt_str(L, 2, "key_file");
+    o.connect_timeout = (long)opt_int(L, 2, "connect_timeout", 0);
+    o.timeout = (long)opt_int(L, 2, "timeout", 0);
+    o.stall_timeout = (long)opt_int(L, 2, "stall_timeout", 0);
+    o.max_conns = (int)opt_int(L, 2, "max_connections", 0);
+  }
+  lreg *lr = lua_newuserdatauv(L, sizeof *lr, 0);
+  lr->r = NULL;
+  luaL_setmetatable(L, REGISTRY_MT);
+  lr->r = isync_registry_new(name, &o);
+  if (!lr->r) return luaL_error(L, "out of memory");
+  return 1;
+}
+
+static int reg_gc(lua_State *L) {
+  lreg *lr = check_reg(L, 1);
+  if (lr->r) { isync_registry_unref(lr->r); lr->r = NULL; }
+  return 0;
+}
+
+static int reg_info(lua_State *L) {
+  lreg *lr = check_reg(L, 1);
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, lr->r->name); lua_setfield(L, -2, "name");
+  lua_pushstring(L, lr->r->base); lua_setfield(L, -2, "base");
+  lua_pushboolean(L, lr->r->username != NULL); lua_setfield(L, -2, "has_credentials");
+  return 1;
+}
+
+static int reg_tostring(lua_State *L) {
+  lreg *lr = check_reg(L, 1);
+  lua_pushfstring(L, "isync.Registry(%s)", lr->r ? lr->r->name : "closed");
+  return 1;
+}
+
+/* ---- jobs ---- */
+
+static const struct { const char *name; isync_job_kind kind; } KINDS[] = {
+  {"ping", ISYNC_JOB_PING}, {"tags", ISYNC_JOB_TAGS}, {"manifest_get", ISYNC_JOB_MANIFEST_GET},
+  {"manifest_head", ISYNC_JOB_MANIFEST_HEAD}, {"manifest_put", ISYNC_JOB_MANIFEST_PUT},
+  {"blob_head", ISYNC_JOB_BLOB_HEAD}, {"blob_mount", ISYNC_JOB_BLOB_MOUNT},
+  {"blob_copy", ISYNC_JOB_BLOB_COPY}, {"blob_get", ISYNC_JOB_BLOB_GET},
+  {"blob_put", ISYNC_JOB_BLOB_PUT}, {"sleep", ISYNC_JOB_SLEEP}, {NULL, 0},
+};
+
+static char *req_str(lua_State *L, int t, const char *k) {
+  const char *s = opt_str(L, t, k);
+  if (!s) luaL_error(L, "missing '%s'", k);
+  return strdup(s);
+}
+
+/* core.submit(op, registry|nil, args) -> Job */
+static int l_submit(lua_State *L) {
+  const char *op = luaL_checkstring(L, 1);
+  int k = 0;
+  while (KINDS[k].name && strcmp(KINDS[k].name, op) != 0) k++;
+  if (!KINDS[k].name) return luaL_argerror(L, 1, "unknown operation");
+  isync_job_kind kind = KINDS[k].kind;
+  lreg *lr = kind == ISYNC_JOB_SLEEP ? NULL : check_reg(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  isync_engine *e = get_engine(L);
+
+  ljob *lj = lua_newuserdatauv(L, sizeof *lj, 0);
+  lj->j = NULL;
+  luaL_setmetatable(L, JOB_MT);
+  isync_job *j = lj->j = isync_job_new(kind);
+  if (!j) return luaL_error(L, "out of memory");
+  if (lr) { isync_registry_ref(lr->r); j->reg = lr->r; }
+  if (kind == ISYNC_JOB_SLEEP) {
+    j->sleep_ms = (long)opt_int(L, 3, "ms", 0);
+  } else if (kind != ISYNC_JOB_PING) {
+    j->repo = req_str(L, 3, "repo");
+    if (!isync_repo_valid(j->repo)) return luaL_error(L, "invalid repository name '%s'", j->repo);
+  }
+  switch (kind) {
+    case ISYNC_JOB_MANIFEST_GET: case ISYNC_JOB_MANIFEST_HEAD: case ISYNC_JOB_MANIFEST_PUT:
+      j->ref = req_str(L, 3, "ref");
+      if (!isync_tag_valid(j->ref) && !isync_digest_valid(j->ref))
+        return luaL_error(L, "invalid tag or digest '%s'", j->ref);
+      break;
+    case ISYNC_JOB_BLOB_HEAD: case ISYNC_JOB_BLOB_MOUNT: case ISYNC_JOB_BLOB_COPY: case ISYNC_JOB_BLOB_GET:
+      j->ref = req_str(L, 3, "digest");
+      if (!isync_digest_valid(j->ref)) return luaL_error(L, "invalid digest '%s'", j->ref);
+      break;
+    default: break;
+  }
+  if (kind == ISYNC_JOB_MANIFEST_PUT || kind == ISYNC_JOB_BLOB_PUT) {
+    lua_getfield(L, 3, "data");
+    size_t n;
+    const char *d = lua_tolstring(L, -1, &n);
+    if (!d) return luaL_error(L, "missing 'data'");
+    isync_buf_append(&j->data, d, n);
+    lua_pop(L, 1);
+  }
+  if (kind == ISYNC_JOB_MANIFEST_PUT) j->media_type = req_str(L, 3, "media_type");
+  if (kind == ISYNC_JOB_BLOB_MOUNT || kind == ISYNC_JOB_BLOB_COPY) {
+    j->src_repo = req_str(L, 3, "from");
+    if (!isync_repo_valid(j->src_repo)) return luaL_error(L, "invalid repository name '%s'", j->src_repo);
+  }
+  if (kind == ISYNC_JOB_BLOB_COPY) {
+    lua_getfield(L, 3, "source");
+    lreg *src = luaL_testudata(L, -1, REGISTRY_MT);
+    if (!src) return luaL_error(L, "missing 'source' registry");
+    isync_registry_ref(src->r);
+    j->src = src->r;
+    lua_pop(L, 1);
+    j->size = opt_int(L, 3, "size", -1);
+    j->chunk_size = opt_int(L, 3, "chunk_size", 0);
+    lua_Integer ring = opt_int(L, 3, "buffer_size", 4 << 20);
+    if (ring < 64 * 1024 || ring > (lua_Integer)1 << 30) return luaL_error(L, "buffer_size must be between 64 KiB and 1 GiB");
+    j->ring_size = (size_t)ring;
+    if (j->chunk_size < 0) return luaL_error(L, "chunk_size must not be negative");
+  }
+  if (kind == ISYNC_JOB_BLOB_GET) j->max_body = (size_t)opt_int(L, 3, "max_size", 64 << 20);
+  if (kind == ISYNC_JOB_TAGS) j->page_size = (long)opt_int(L, 3, "page_size", 0);
+
+  if (isync_job_submit(e, j) != 0) return luaL_error(L, "isync engine is stopping");
+  lua_getfield(L, LUA_REGISTRYINDEX, PENDING_KEY);
+  lua_pushlightuserdata(L, j);
+  lua_pushvalue(L, -3);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  return 1;
+}
+
+static ljob *check_job(lua_State *L, int i) { return luaL_checkudata(L, i, JOB_MT); }
+
+static void forget_pending(lua_State *L, isync_job *j) {
+  lua_getfield(L, LUA_REGISTRYINDEX, PENDING_KEY);
+  lua_pushlightuserdata(L, j);
+  lua_pushnil(L);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+/* core.poll(timeout_ms) -> the next finished Job, or nil */
+static int l_poll(lua_State *L) {
+  int timeout = (int)luaL_optinteger(L, 1, 0);
+  isync_engine *e = get_engine(L);
+  isync_job *j = isync_engine_next_done(e, timeout);
+  if (!j) return 0;
+  lua_getfield(L, LUA_REGISTRYINDEX, PENDING_KEY);
+  lua_pushlightuserdata(L, j);
+  lua_rawget(L, -2);
+  forget_pending(L, j);
+  isync_job_unref(j);   /* the queue's reference; the userdata keeps its own */
+  if (lua_isnil(L, -1)) return 0;   /* submitted from another state: cannot happen */
+  return 1;
+}
+
+/* core.wait(job, timeout_ms) -> true when finished */
+static int l_wait(lua_State *L) {
+  ljob *lj = check_job(L, 1);
+  int timeout = (int)luaL_optinteger(L, 2, -1);
+  int done = isync_engine_wait_job(get_engine(L), lj->j, timeout);
+  if (done) forget_pending(L, lj->j);
+  lua_pushboolean(L, done);
+  return 1;
+}
+
+static int job_done(lua_State *L) {
+  lua_pushboolean(L, atomic_load(&check_job(L, 1)->j->done));
+  return 1;
+}
+
+static int push_failure(lua_State *L, isync_job *j) {
+  lua_pushnil(L);
+  lua_pushstring(L, j->err ? j->err : "failed");
+  lua_pushstring(L, j->code ? j->code : "INTERNAL");
+  lua_createtable(L, 0, 2);
+  if (j->http_status) { lua_pushinteger(L, j->http_status); lua_setfield(L, -2, "status"); }
+  if (j->retry_after >= 0) { lua_pushinteger(L, j->retry_after); lua_setfield(L, -2, "retry_after"); }
+  return 4;
+}
+
+static void set_str(lua_State *L, const char *k, const char *v) {
+  if (!v || !*v) return;
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, k);
+}
+
+/* job:result() -> the operation's value, or nil, message, code, {status, retry_after} */
+static int job_result(lua_State *L) {
+  isync_job *j = check_job(L, 1)->j;
+  if (!atomic_load(&j->done)) return luaL_error(L, "job is not finished");
+  if (!j->ok) return push_failure(L, j);
+  switch (j->kind) {
+    case ISYNC_JOB_TAGS:
+      lua_createtable(L, (int)j->nlist, 0);
+      for (size_t i = 0; i < j->nlist; i++) { lua_pushstring(L, j->list[i]); lua_rawseti(L, -2, (lua_Integer)i + 1); }
+      return 1;
+    case ISYNC_JOB_MANIFEST_GET:
+      lua_createtable(L, 0, 4);
+      lua_pushlstring(L, j->body.data ? j->body.data : "", j->body.len); lua_setfield(L, -2, "bytes");
+      set_str(L, "media_type", j->out_media_type);
+      set_str(L, "digest", j->digest);
+      lua_pushinteger(L, (lua_Integer)j->body.len); lua_setfield(L, -2, "size");
+      return 1;
+    case ISYNC_JOB_MANIFEST_HEAD:
+      if (!j->exists) { lua_pushboolean(L, 0); return 1; }
+      lua_createtable(L, 0, 3);
+      set_str(L, "media_type", j->out_media_type);
+      set_str(L, "digest", j->digest);
+      if (j->out_size >= 0) { lua_pushinteger(L, j->out_size); lua_setfield(L, -2, "size"); }
+      return 1;
+    case ISYNC_JOB_MANIFEST_PUT:
+    case ISYNC_JOB_BLOB_PUT:
+      lua_pushstring(L, j->digest);
+      return 1;
+    case ISYNC_JOB_BLOB_HEAD:
+      if (!j->exists) lua_pushboolean(L, 0);
+      else lua_pushinteger(L, j->out_size);
+      return 1;
+    case ISYNC_JOB_BLOB_MOUNT:
+      lua_pushboolean(L, j->exists);
+      return 1;
+    case ISYNC_JOB_BLOB_COPY:
+      lua_pushinteger(L, j->bytes);
+      return 1;
+    case ISYNC_JOB_BLOB_GET:
+      lua_pushlstring(L, j->body.data ? j->body.data : "", j->body.len);
+      return 1;
+    default:
+      lua_pushboolean(L, 1);
+      return 1;
+  }
+}
+
+static int job_gc(lua_State *L) {
+  ljob *lj = check_job(L, 1);
+  if (lj->j) { isync_job_unref(lj->j); lj->j = NULL; }
+  return 0;
+}
+
+static int job_tostring(lua_State *L) {
+  ljob *lj = check_job(L, 1);
+  lua_pushfstring(L, "isync.Job(%d, %s)", lj->j ? (int)lj->j->kind : -1,
+                  lj->j && atomic_load(&lj->j->done) ? "done" : "running");
+  return 1;
+}
+
+/* ---- utilities ---- */
+
+/* core.parse_ref(s) -> {registry, repo, tag, digest} | nil, message */
+static int l_parse_ref(lua_State *L) {
+  const char *s = luaL_checkstring(L, 1);
+  isync_ref r;
+  char err[512];
+  if (isync_ref_parse(s, &r, err, sizeof err) != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_createtable(L, 0, 4);
+  set_str(L, "registry", r.registry);
+  set_str(L, "repo", r.repo);
+  set_str(L, "tag", r.tag);
+  set_str(L, "digest", r.digest);
+  isync_ref_free(&r);
+  return 1;
+}
+
+static int l_digest(lua_State *L) {
+  size_t n;
+  const char *p = luaL_checklstring(L, 1, &n);
+  char out[ISYNC_DIGEST_MAX];
+  isync_digest_of(p, n, luaL_optstring(L, 2, NULL), out);
+  lua_pushstring(L, out);
+  return 1;
+}
+
+static int l_digest_valid(lua_State *L) { lua_pushboolean(L, isync_digest_valid(luaL_checkstring(L, 1))); return 1; }
+static int l_repo_valid(lua_State *L) { lua_pushboolean(L, isync_repo_valid(luaL_checkstring(L, 1))); return 1; }
+static int l_tag_valid(lua_State *L) { lua_pushboolean(L, isync_tag_valid(luaL_checkstring(L, 1))); return 1; }
+
+static int l_monotime(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* core.stop() stops the engine now, cancelling running transfers (Ctrl-C path). */
+static int l_stop(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
+  lengine *le = lua_touserdata(L, -1);
+  if (le && le->e) { isync_engine_stop(le->e, 1); le->e = NULL; }
+  return 0;
+}
+
+int luaopen_isync_core(lua_State *L) {
+  static const luaL_Reg reg_methods[] = {{"info", reg_info}, {NULL, NULL}};
+  static const luaL_Reg job_methods[] = {{"done", job_done}, {"result", job_result}, {NULL, NULL}};
+  static const luaL_Reg funcs[] = {
+    {"registry", l_registry}, {"submit", l_submit}, {"poll", l_poll}, {"wait", l_wait},
+    {"parse_ref", l_parse_ref}, {"digest", l_digest}, {"digest_valid", l_digest_valid},
+    {"repo_valid", l_repo_valid}, {"tag_valid", l_tag_valid}, {"monotime", l_monotime},
+    {"stop", l_stop}, {NULL, NULL},
+  };
+  if (luaL_newmetatable(L, REGISTRY_MT)) {
+    luaL_newlib(L, reg_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, reg_gc); lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, reg_gc); lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, reg_tostring); lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, JOB_MT)) {
+    luaL_newlib(L, job_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, job_gc); lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, job_tostring); lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, LUA_REGISTRYINDEX, PENDING_KEY);
+  if (lua_isnil(L, -1)) {
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, PENDING_KEY);
+  }
+  lua_pop(L, 1);
+  luaL_newlib(L, funcs);
+  lua_newtable(L);
+  for (int i = 0; isync_codes[i]; i++) { lua_pushstring(L, isync_codes[i]); lua_setfield(L, -2, isync_codes[i]); }
+  lua_setfield(L, -2, "codes");
+  lua_pushstring(L, ISYNC_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}

@@ -1,0 +1,119 @@
+/* main.c - the isync host: a Lua 5.4 interpreter with isync built in, after lua.c.
+ * Everything the command line means is decided in Lua (lua/isync/cli.lua); this file
+ * only sets up the state, runs cli.main protected, and turns errors and Ctrl-C into one
+ * line and an exit status. */
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int luaopen_isync_core(lua_State *L);
+
+typedef struct { const char *name; const char *src; size_t len; } isync_embedded_mod;
+extern const isync_embedded_mod isync_embedded[];
+
+static lua_State *g_L;
+static int g_trace;
+
+/* Ctrl-C: like lua.c, stop the running Lua code at the next instruction. */
+static void stop_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "interrupted");
+}
+
+static void on_sigint(int sig) {
+  signal(sig, SIG_DFL);   /* a second Ctrl-C kills at once */
+  lua_sethook(g_L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+static int msg_handler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (!msg) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  if (g_trace) luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+/* package.searchers entry for the modules compiled into the host. */
+static int embedded_searcher(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  for (const isync_embedded_mod *m = isync_embedded; m->name; m++) {
+    if (strcmp(m->name, name) != 0) continue;
+    char chunk[256];
+    snprintf(chunk, sizeof chunk, "@[isync]/%s", name);
+    if (luaL_loadbuffer(L, m->src, m->len, chunk) != LUA_OK) return lua_error(L);
+    lua_pushstring(L, chunk + 1);
+    return 2;
+  }
+  lua_pushfstring(L, "no embedded module '%s'", name);
+  return 1;
+}
+
+static int pmain(lua_State *L) {
+  int argc = (int)lua_tointeger(L, 1);
+  char **argv = lua_touserdata(L, 2);
+  luaL_openlibs(L);
+  /* isync.core and the embedded Lua modules come before the search path, so the host
+   * always runs the isync it was built with */
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_isync_core);
+  lua_setfield(L, -2, "isync.core");
+  lua_pop(L, 1);
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "searchers");
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+  for (lua_Integer i = n; i >= 2; i--) { lua_rawgeti(L, -1, i); lua_rawseti(L, -2, i + 1); }
+  lua_pushcfunction(L, embedded_searcher);
+  lua_rawseti(L, -2, 2);
+  lua_pop(L, 2);
+  /* arg, as lua.c sets it: arg[0] the script, arg[-1] the host */
+  lua_createtable(L, argc, 1);
+  for (int i = 0; i < argc; i++) { lua_pushstring(L, argv[i]); lua_rawseti(L, -2, i); }
+  lua_setglobal(L, "ISYNC_ARGV");
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "isync.cli");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "main");
+  lua_getglobal(L, "ISYNC_ARGV");
+  lua_pushnil(L);
+  lua_setglobal(L, "ISYNC_ARGV");
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--trace") == 0) g_trace = 1;
+    if (argv[i][0] != '-') break;   /* options after the script belong to the script */
+  }
+  const char *env = getenv("ISYNC_TRACE");
+  if (env && *env && strcmp(env, "0") != 0) g_trace = 1;
+  lua_State *L = luaL_newstate();
+  if (!L) { fprintf(stderr, "isync: cannot create Lua state: not enough memory\n"); return 1; }
+  g_L = L;
+  signal(SIGINT, on_sigint);
+  lua_pushcfunction(L, msg_handler);
+  lua_pushcfunction(L, pmain);
+  lua_pushinteger(L, argc);
+  lua_pushlightuserdata(L, argv);
+  int status = lua_pcall(L, 2, 1, 1);
+  int code;
+  if (status != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    int interrupted = msg && strstr(msg, "interrupted") && !g_trace && strlen(msg) < 128;
+    fprintf(stderr, "isync: %s\n", msg ? msg : "error");
+    code = interrupted ? 130 : 1;
+  } else {
+    code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : (lua_toboolean(L, -1) || lua_isnil(L, -1)) ? 0 : 1;
+  }
+  signal(SIGINT, SIG_DFL);
+  lua_close(L);   /* stops the engine: running uploads are cancelled */
+  fflush(stdout);
+  return code;
+}

@@ -1,0 +1,447 @@
+/* ops.c - the registry operations other than blob streaming: ping, tag listing,
+ * manifest HEAD/GET/PUT, blob HEAD/mount/GET/PUT, and sleep. Each is a short chain of
+ * requests; every request goes through auth_prepare and is retried once after a 401
+ * with a fresh token. */
+#include "engine.h"
+#include "errors.h"
+#include "job.h"
+#include "json.h"
+#include "parse.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MANIFEST_MAX (4u << 20)   /* the OCI spec's recommended manifest size limit */
+
+static const char *ACCEPT_MANIFESTS =
+  "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
+  "application/vnd.docker.distribution.manifest.list.v2+json, "
+  "application/vnd.docker.distribution.manifest.v2+json, "
+  "application/vnd.docker.distribution.manifest.v1+prettyjws;q=0.5, "
+  "application/vnd.docker.distribution.manifest.v1+json;q=0.5";
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+char *isync_scopes(const char *repo, const char *actions, const char *repo2, const char *actions2) {
+  char a[600], b[600];
+  snprintf(a, sizeof a, "repository:%s:%s", repo, actions);
+  if (!repo2) return strdup(a);
+  snprintf(b, sizeof b, "repository:%s:%s", repo2, actions2);
+  char *v[2] = {a, b};
+  qsort(v, 2, sizeof v[0], cmp_str);
+  char out[1210];
+  snprintf(out, sizeof out, "%s %s", v[0], v[1]);
+  return strdup(out);
+}
+
+/* ---- one authenticated request ---- */
+
+/* What it takes to (re)send one request: it outlives the http handle across auth waits. */
+typedef struct {
+  char method[8];
+  char *url;
+  isync_registry *reg;
+  const char *scopes;
+  isync_req_fn setup, done;
+  int auth_retried;
+} req_ctx;
+
+static void req_ctx_free(void *p) {
+  req_ctx *c = p;
+  free(c->url);
+  free(c);
+}
+
+static void req_finished(isync_engine *e, isync_http *h);
+
+static void req_send(isync_engine *e, isync_job *j, void *arg, int ok) {
+  req_ctx *c = arg;
+  if (!ok) { req_ctx_free(c); isync_job_finish(e, j); return; }
+  isync_http *h = isync_http_new(c->method, c->url);
+  if (!h) { req_ctx_free(c); isync_job_fail(e, j, "INTERNAL", "out of memory"); return; }
+  isync_registry_setup_http(c->reg, h, 0);
+  isync_auth_apply(c->reg, c->scopes, h);
+  if (c->setup) c->setup(e, j, h);
+  h->ud = j;
+  h->ctx = c;
+  h->ctx_free = req_ctx_free;
+  h->done = req_finished;
+  isync_http_start(e, h);
+}
+
+static void req_finished(isync_engine *e, isync_http *h) {
+  isync_job *j = h->ud;
+  req_ctx *c = h->ctx;
+  int streamed_body = h->read_fn != NULL;
+  if (h->cc == CURLE_OK && h->status == 401 && !c->auth_retried && !streamed_body &&
+      c->reg->auth_state == ISYNC_AUTH_BEARER) {
+    /* the token expired or was too narrow: fetch a new one, once */
+    c->auth_retried = 1;
+    isync_auth_invalidate(c->reg, c->scopes);
+    h->ctx = NULL;
+    isync_http_free(e, h);
+    isync_auth_prepare(e, c->reg, c->scopes, j, req_send, c);
+    return;
+  }
+  h->ctx = NULL;
+  isync_req_fn done = c->done;
+  req_ctx_free(c);
+  done(e, j, h);
+}
+
+void isync_request(isync_engine *e, isync_job *j, isync_registry *reg, const char *scopes, const char *method,
+                   const char *url, isync_req_fn setup, isync_req_fn done) {
+  req_ctx *c = calloc(1, sizeof *c);
+  if (!c || !(c->url = strdup(url))) { free(c); isync_job_fail(e, j, "INTERNAL", "out of memory"); return; }
+  snprintf(c->method, sizeof c->method, "%s", method);
+  c->reg = reg;
+  c->scopes = scopes;
+  c->setup = setup;
+  c->done = done;
+  isync_auth_prepare(e, reg, scopes, j, req_send, c);
+}
+
+/* Per-operation request details for the metadata operations. */
+static void ops_setup(isync_engine *e, isync_job *j, isync_http *h) {
+  (void)e;
+  switch (j->kind) {
+    case ISYNC_JOB_MANIFEST_GET:
+    case ISYNC_JOB_MANIFEST_HEAD:
+      isync_http_header(h, "%s", ACCEPT_MANIFESTS);
+      h->body.limit = MANIFEST_MAX;
+      break;
+    case ISYNC_JOB_MANIFEST_PUT:
+      isync_http_header(h, "Content-Type: %s", j->media_type);
+      h->send_data = j->data.data ? j->data.data : "";
+      h->send_len = j->data.len;
+      break;
+    case ISYNC_JOB_BLOB_GET:
+      isync_registry_setup_http(j->reg, h, 1);
+      curl_easy_setopt(h->easy, CURLOPT_TIMEOUT, 0L);
+      curl_easy_setopt(h->easy, CURLOPT_FOLLOWLOCATION, 1L);
+      h->body.limit = j->max_body;
+      break;
+    case ISYNC_JOB_BLOB_PUT:
+      if (strcmp(h->method, "PUT") == 0) {
+        isync_http_header(h, "Content-Type: application/octet-stream");
+        h->send_data = j->data.data ? j->data.data : "";
+        h->send_len = j->data.len;
+      }
+      break;
+    default: break;
+  }
+}
+
+static void request(isync_engine *e, isync_job *j, const char *method, const char *url,
+                    void (*done)(isync_engine *, isync_job *, isync_http *)) {
+  isync_request(e, j, j->reg, j->scopes, method, url, ops_setup, done);
+}
+
+static void url_for(char *out, size_t n, const isync_job *j, const char *what, const char *ref) {
+  snprintf(out, n, "%s/v2/%s/%s/%s", j->reg->base, j->repo, what, ref ? ref : "");
+}
+
+static int ok_status(const isync_http *h, long want) { return h->cc == CURLE_OK && h->status == want; }
+
+/* Media type from Content-Type without parameters. */
+static char *media_type_of(const isync_http *h) {
+  char ct[256];
+  if (!isync_http_get_header(h, "Content-Type", ct, sizeof ct)) return NULL;
+  ct[strcspn(ct, "; ")] = '\0';
+  return strdup(ct);
+}
+
+/* ---- ping ---- */
+
+static void ping_done(isync_engine *e, isync_job *j, isync_http *h) {
+  if (ok_status(h, 200)) isync_job_finish(e, j);
+  else isync_job_fail_http(e, j, h, "GET", NULL);
+  isync_http_free(e, h);
+}
+
+/* ---- tags ---- */
+
+static void tags_done(isync_engine *e, isync_job *j, isync_http *h) {
+  if (h->cc == CURLE_OK && h->status == 404) {
+    /* a repository that does not exist yet has no tags: empty, not an error */
+    isync_job_finish(e, j);
+    isync_http_free(e, h);
+    return;
+  }
+  if (!ok_status(h, 200)) { isync_job_fail_http(e, j, h, "GET tags", "NAME_UNKNOWN"); isync_http_free(e, h); return; }
+  isync_json *doc = isync_json_parse(h->body.data ? h->body.data : "", h->body.len);
+  const isync_json *tags = isync_json_get(doc, "tags");
+  if (!doc || (tags && tags->type != ISYNC_JARR && tags->type != ISYNC_JNULL)) {
+    char url[512];
+    isync_url_redact(h->url, url, sizeof url);
+    isync_json_free(doc);
+    isync_job_fail(e, j, "PROTOCOL", "GET tags %s: the answer is not a tag list", url);
+    isync_http_free(e, h);
+    return;
+  }
+  size_t add = tags && tags->type == ISYNC_JARR ? tags->n : 0;
+  char **list = realloc(j->list, (j->nlist + add + 1) * sizeof *list);
+  if (list) {
+    j->list = list;
+    for (size_t i = 0; i < add; i++)
+      if (tags->items[i]->type == ISYNC_JSTR) j->list[j->nlist++] = strdup(tags->items[i]->str);
+  }
+  isync_json_free(doc);
+  char link[2048];
+  char *next = isync_http_get_header(h, "Link", link, sizeof link) ? isync_parse_link_next(link) : NULL;
+  if (next) {
+    char *abs = isync_url_resolve(h->url, next);
+    free(next);
+    isync_http_free(e, h);
+    if (j->nlist > 10000000) { free(abs); isync_job_fail(e, j, "PROTOCOL", "tag listing does not end"); return; }
+    request(e, j, "GET", abs, tags_done);
+    free(abs);
+    return;
+  }
+  isync_http_free(e, h);
+  isync_job_finish(e, j);
+}
+
+/* ---- manifests ---- */
+
+static int is_digest_ref(const char *ref) { return strchr(ref, ':') != NULL; }
+
+static void manifest_get_done(isync_engine *e, isync_job *j, isync_http *h) {
+  if (h->cc == CURLE_WRITE_ERROR && h->body.overflow) {
+    isync_job_fail(e, j, "TOO_LARGE", "GET manifest %s:%s: larger than %u bytes", j->repo, j->ref, MANIFEST_MAX);
+    isync_http_free(e, h);
+    return;
+  }
+  if (!ok_status(h, 200)) { isync_job_fail_http(e, j, h, "GET manifest", "MANIFEST_UNKNOWN"); isync_http_free(e, h); return; }
+  char hdr[ISYNC_DIGEST_MAX], computed[ISYNC_DIGEST_MAX];
+  const char *claimed = isync_http_get_header(h, "Docker-Content-Digest", hdr, sizeof hdr);
+  const char *want = is_digest_ref(j->ref) ? j->ref : (claimed && isync_digest_valid(claimed) ? claimed : NULL);
+  isync_digest_of(h->body.data ? h->body.data : "", h->body.len, want, computed);
+  if (want && strcmp(want, computed) != 0) {
+    isync_job_fail(e, j, "DIGEST_MISMATCH", "GET manifest %s/%s:%s: the body's digest is %s, not %s", j->reg->name,
+                   j->repo, j->ref, computed, want);
+    isync_http_free(e, h);
+    return;
+  }
+  snprintf(j->digest, sizeof j->digest, "%s", computed);
+  j->out_media_type = media_type_of(h);
+  j->body = h->body;
+  isync_buf_init(&h->body, 0);
+  j->out_size = (int64_t)j->body.len;
+  isync_http_free(e, h);
+  isync_job_finish(e, j);
+}
+
+static void manifest_head_done(isync_engine *e, isync_job *j, isync_http *h) {
+  if (h->cc == CURLE_OK && h->status == 404) {
+    j->exists = 0;
+  } else if (!ok_status(h, 200)) {
+    isync_job_fail_http(e, j, h, "HEAD manifest", "MANIFEST_UNKNOWN");
+    isync_http_free(e, h);
+    return;
+  } else {
+    j->exists = 1;
+    char hdr[ISYNC_DIGEST_MAX];
+    if (isync_http_get_header(h, "Docker-Content-Digest", hdr, sizeof hdr) && isync_digest_valid(hdr))
+      snprintf(j->digest, sizeof j->digest, "%s", hdr);
+    else if (is_digest_ref(j->ref))
+      snprintf(j->digest, sizeof j->digest, "%s", j->ref);
+    j->out_media_type = media_type_of(h);
+    curl_off_t cl = -1;
+    curl_easy_getinfo(h->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    j->out_size = cl;
+  }
+  isync_http_free(e, h);
+  isync_job_finish(e, j);
+}
+
+static void manifest_put_done(isync_engine *e, isync_job *j, isync_http *h) {
+  if (!ok_status(h, 201) && !(h->cc == CURLE_OK && h->status == 200)) {
+    isync_job_fail_http(e, j, h, "PUT manifest", "NAME_UNKNOWN");
+    isync_http_free(e, h);
+    return;
+  }
+  char hdr[ISYNC_DIGEST_MAX];
+  const char *claimed = isync_http_get_header(h, "Docker-Content-Digest", hdr, sizeof hdr);
+  isync_digest_of(j->data.data ? j->data.data : "", j->data.len, claimed, j->digest);
+  if (claimed && isync_digest_valid(claimed) && strcmp(claimed, j->digest) != 0) {
+    isync_job_fail(e, j, "DIGEST_MISMATCH", "PUT manifest %s/%s:%s: the registry stored %s, the bytes sent are %s",
+                   j->reg->name, j->repo, j->ref, claimed, j->digest);
+  } else {
+    isync_job_finish(e, j);
+  }
+  isync_http_free(e, h);
+}
+
+/* ---- blobs ---- */
+
+static void blob_head_done(isync_engine *e, isync_job *j, isync_http *h) {
+  if (h->cc == CURLE_OK && h->status == 404) {
+    j->exists = 0;
+  } else if (!ok_status(h, 200)) {
+    isync_job_fail_http(e, j, h, "HEAD blob", "BLOB_UNKNOWN");
+    isync_http_free(e, h);
+    return;
+  } else {
+    j->exists = 1;
+    curl_off_t cl = -1;
+    curl_easy_getinfo(h->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    j->out_size = cl;
+  }
+  isync_http_free(e, h);
+  isync_job_finish(e, j);
+}
+
+static void delete_done(isync_engine *e, isync_http *h) {
+  isync_http_free(e, h);
+}
+
+void isync_fire_delete(isync_engine *e, isync_registry *r, const char *scopes, const char *url) {
+  isync_http *h = isync_http_new("DELETE", url);
+  if (!h) return;
+  isync_registry_setup_http(r, h, 0);
+  curl_easy_setopt(h->easy, CURLOPT_TIMEOUT, 10L);
+  isync_auth_apply(r, scopes, h);
+  h->done = delete_done;
+  isync_http_start(e, h);
+}
+
+static void blob_mount_done(isync_engine *e, isync_job *j, isync_http *h) {
+  if (h->cc != CURLE_OK || h->status >= 500 || h->status == 429) {
+    isync_job_fail_http(e, j, h, "POST blob mount", NULL);
+    isync_http_free(e, h);
+    return;
+  }
+  j->exists = h->status == 201;
+  if (h->status == 202) {
+    /* not mounted, but an upload session was opened: close it, the caller uploads */
+    char loc[2048];
+    if (isync_http_get_header(h, "Location", loc, sizeof loc)) {
+      char *abs = isync_url_resolve(h->url, loc);
+      if (abs) isync_fire_delete(e, j->reg, j->scopes, abs);
+      free(abs);
+    }
+  }
+  /* 400, 401, 403, 404: registries refuse mounts in many ways; all mean "upload instead" */
+  isync_http_free(e, h);
+  isync_job_finish(e, j);
+}
+
+static void blob_get_done(isync_engine *e, isync_job *j, isync_http *h) {
+  if (h->cc == CURLE_WRITE_ERROR && h->body.overflow) {
+    isync_job_fail(e, j, "TOO_LARGE", "GET blob %s@%s: larger than the %zu bytes allowed", j->repo, j->ref, j->max_body);
+  } else if (!ok_status(h, 200)) {
+    isync_job_fail_http(e, j, h, "GET blob", "BLOB_UNKNOWN");
+  } else {
+    char computed[ISYNC_DIGEST_MAX];
+    isync_digest_of(h->body.data ? h->body.data : "", h->body.len, j->ref, computed);
+    if (strcmp(computed, j->ref) != 0) {
+      isync_job_fail(e, j, "DIGEST_MISMATCH", "GET blob %s/%s@%s: the body's digest is %s", j->reg->name, j->repo, j->ref, computed);
+    } else {
+      j->body = h->body;
+      isync_buf_init(&h->body, 0);
+      j->out_size = (int64_t)j->body.len;
+      snprintf(j->digest, sizeof j->digest, "%s", computed);
+      isync_job_finish(e, j);
+    }
+  }
+  isync_http_free(e, h);
+}
+
+static void blob_put_done(isync_engine *e, isync_job *j, isync_http *h);
+
+static void blob_post_done(isync_engine *e, isync_job *j, isync_http *h) {
+  char loc[4096];
+  if (!ok_status(h, 202) || !isync_http_get_header(h, "Location", loc, sizeof loc)) {
+    isync_job_fail_http(e, j, h, "POST blob upload", "NAME_UNKNOWN");
+    isync_http_free(e, h);
+    return;
+  }
+  char *abs = isync_url_resolve(h->url, loc);
+  isync_http_free(e, h);
+  char *put = abs ? isync_url_add_query(abs, "digest", j->digest) : NULL;
+  free(abs);
+  if (!put) { isync_job_fail(e, j, "INTERNAL", "out of memory"); return; }
+  request(e, j, "PUT", put, blob_put_done);
+  free(put);
+}
+
+static void blob_put_done(isync_engine *e, isync_job *j, isync_http *h) {
+  if (!ok_status(h, 201)) {
+    isync_job_set_http_error(j, h, "PUT blob", "BLOB_UPLOAD_UNKNOWN");
+    isync_fire_delete(e, j->reg, j->scopes, h->url);
+    isync_job_finish(e, j);
+  } else {
+    j->bytes = (int64_t)j->data.len;
+    isync_job_finish(e, j);
+  }
+  isync_http_free(e, h);
+}
+
+/* ---- sleep ---- */
+
+static void sleep_done(isync_engine *e, void *arg) { isync_job_finish(e, arg); }
+
+/* ---- dispatch ---- */
+
+void isync_ops_start(isync_engine *e, isync_job *j) {
+  char url[2048];
+  switch (j->kind) {
+    case ISYNC_JOB_SLEEP:
+      isync_engine_timer(e, j->sleep_ms, sleep_done, j);
+      return;
+    case ISYNC_JOB_PING:
+      j->scopes = strdup("");
+      snprintf(url, sizeof url, "%s/v2/", j->reg->base);
+      request(e, j, "GET", url, ping_done);
+      return;
+    case ISYNC_JOB_TAGS:
+      j->scopes = isync_scopes(j->repo, "pull", NULL, NULL);
+      url_for(url, sizeof url, j, "tags", "list");
+      if (j->page_size > 0) snprintf(url + strlen(url), sizeof url - strlen(url), "?n=%ld", j->page_size);
+      request(e, j, "GET", url, tags_done);
+      return;
+    case ISYNC_JOB_MANIFEST_GET:
+    case ISYNC_JOB_MANIFEST_HEAD:
+      j->scopes = isync_scopes(j->repo, "pull", NULL, NULL);
+      url_for(url, sizeof url, j, "manifests", j->ref);
+      request(e, j, j->kind == ISYNC_JOB_MANIFEST_GET ? "GET" : "HEAD", url,
+              j->kind == ISYNC_JOB_MANIFEST_GET ? manifest_get_done : manifest_head_done);
+      return;
+    case ISYNC_JOB_MANIFEST_PUT:
+      j->scopes = isync_scopes(j->repo, "pull,push", NULL, NULL);
+      url_for(url, sizeof url, j, "manifests", j->ref);
+      request(e, j, "PUT", url, manifest_put_done);
+      return;
+    case ISYNC_JOB_BLOB_HEAD:
+      j->scopes = isync_scopes(j->repo, "pull", NULL, NULL);
+      url_for(url, sizeof url, j, "blobs", j->ref);
+      request(e, j, "HEAD", url, blob_head_done);
+      return;
+    case ISYNC_JOB_BLOB_GET:
+      j->scopes = isync_scopes(j->repo, "pull", NULL, NULL);
+      url_for(url, sizeof url, j, "blobs", j->ref);
+      request(e, j, "GET", url, blob_get_done);
+      return;
+    case ISYNC_JOB_BLOB_MOUNT: {
+      j->scopes = isync_scopes(j->repo, "pull,push", j->src_repo, "pull");
+      url_for(url, sizeof url, j, "blobs", "uploads/");
+      char *u1 = isync_url_add_query(url, "mount", j->ref);
+      char *u2 = u1 ? isync_url_add_query(u1, "from", j->src_repo) : NULL;
+      free(u1);
+      if (!u2) { isync_job_fail(e, j, "INTERNAL", "out of memory"); return; }
+      request(e, j, "POST", u2, blob_mount_done);
+      free(u2);
+      return;
+    }
+    case ISYNC_JOB_BLOB_PUT:
+      j->scopes = isync_scopes(j->repo, "pull,push", NULL, NULL);
+      isync_digest_of(j->data.data ? j->data.data : "", j->data.len, NULL, j->digest);
+      url_for(url, sizeof url, j, "blobs", "uploads/");
+      request(e, j, "POST", url, blob_post_done);
+      return;
+    case ISYNC_JOB_BLOB_COPY:
+      break;
+  }
+  isync_job_fail(e, j, "INTERNAL", "unknown operation");
+}

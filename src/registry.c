@@ -1,0 +1,74 @@
+/* registry.c - registry endpoints: settings and the curl options they imply. */
+#include "registry.h"
+#include "engine.h"
+#include "ref.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
+
+isync_registry *isync_registry_new(const char *name, const isync_reg_opts *o) {
+  isync_registry *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  atomic_init(&r->refs, 1);
+  r->name = strdup(name);
+  const char *host = isync_registry_api_host(name);
+  size_t n = strlen(host) + 9;
+  r->base = malloc(n);
+  if (r->base) snprintf(r->base, n, "%s://%s", o->plain_http ? "http" : "https", host);
+  r->username = dup_or_null(o->username);
+  r->password = dup_or_null(o->password);
+  r->plain_http = o->plain_http;
+  r->skip_verify = o->skip_verify;
+  r->ca_file = dup_or_null(o->ca_file);
+  r->cert_file = dup_or_null(o->cert_file);
+  r->key_file = dup_or_null(o->key_file);
+  r->connect_timeout = o->connect_timeout > 0 ? o->connect_timeout : 15;
+  r->timeout = o->timeout > 0 ? o->timeout : 120;
+  r->stall_timeout = o->stall_timeout > 0 ? o->stall_timeout : 60;
+  r->max_conns = o->max_conns > 0 ? o->max_conns : 8;
+  r->auth_state = ISYNC_AUTH_UNKNOWN;
+  if (!r->name || !r->base) { isync_registry_unref(r); return NULL; }
+  return r;
+}
+
+void isync_registry_ref(isync_registry *r) { atomic_fetch_add(&r->refs, 1); }
+
+static void wipe(char *s) {
+  if (!s) return;
+  /* secrets do not linger in freed memory */
+  volatile char *p = s;
+  while (*p) *p++ = 0;
+  free(s);
+}
+
+void isync_registry_unref(isync_registry *r) {
+  if (!r || atomic_fetch_sub(&r->refs, 1) != 1) return;
+  isync_auth_free(r);
+  free(r->name); free(r->base);
+  wipe(r->username); wipe(r->password);
+  free(r->ca_file); free(r->cert_file); free(r->key_file);
+  free(r);
+}
+
+void isync_registry_setup_http(const isync_registry *r, isync_http *h, int streaming) {
+  CURL *c = h->easy;
+  curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, r->connect_timeout);
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (streaming) {
+    /* a blob may take hours: fail on a stall, not on total time */
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, r->stall_timeout);
+  } else {
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, r->timeout);
+  }
+  if (r->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file);
+  if (r->cert_file) curl_easy_setopt(c, CURLOPT_SSLCERT, r->cert_file);
+  if (r->key_file) curl_easy_setopt(c, CURLOPT_SSLKEY, r->key_file);
+  if (r->skip_verify) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+}

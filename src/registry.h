@@ -1,0 +1,85 @@
+/* registry.h - one registry endpoint: connection settings, credentials, and auth state
+ * (challenge, cached tokens). Settings are fixed at creation on the Lua thread; the auth
+ * state is touched only on the engine thread. (no Lua) */
+#ifndef ISYNC_REGISTRY_H
+#define ISYNC_REGISTRY_H
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+typedef struct isync_job isync_job;
+typedef struct isync_engine isync_engine;
+typedef struct isync_http isync_http;
+
+typedef struct isync_reg_opts {
+  const char *username, *password;   /* password may be an identity (refresh) token when username is "<token>" */
+  int plain_http;
+  int skip_verify;
+  const char *ca_file, *cert_file, *key_file;
+  long connect_timeout;              /* seconds */
+  long timeout;                      /* seconds, whole metadata request */
+  long stall_timeout;                /* seconds without progress on a blob transfer */
+  int max_conns;                     /* operations in flight against this registry */
+} isync_reg_opts;
+
+typedef void (*isync_auth_cont)(isync_engine *e, isync_job *j, void *arg, int ok);
+
+typedef struct isync_waiter {
+  isync_job *job;
+  void *arg;
+  isync_auth_cont cont;
+  struct isync_waiter *next;
+} isync_waiter;
+
+typedef struct isync_token {
+  char *scope_key;       /* sorted, space-separated scopes */
+  char *token;           /* secret */
+  time_t expires;        /* monotonic seconds */
+  int fetching;
+  isync_waiter *waiters;
+  char *err; const char *code;   /* last failure, given to waiters */
+  struct isync_token *next;
+} isync_token;
+
+enum { ISYNC_AUTH_UNKNOWN, ISYNC_AUTH_PINGING, ISYNC_AUTH_NONE, ISYNC_AUTH_BASIC, ISYNC_AUTH_BEARER, ISYNC_AUTH_FAILED };
+
+typedef struct isync_registry {
+  atomic_int refs;
+  char *name;            /* as the user wrote it, e.g. "docker.io", "127.0.0.1:5000" */
+  char *base;            /* "https://registry-1.docker.io" */
+  char *username, *password;
+  int plain_http, skip_verify;
+  char *ca_file, *cert_file, *key_file;
+  long connect_timeout, timeout, stall_timeout;
+  int max_conns;
+  /* engine thread state */
+  int active;           /* blob transfers in flight */
+  int active_meta;      /* metadata requests in flight */
+  isync_job *pend_head, *pend_tail;
+  int auth_state;
+  char *realm, *service;
+  char *ping_err; const char *ping_code;
+  isync_waiter *ping_waiters;
+  isync_token *tokens;
+} isync_registry;
+
+isync_registry *isync_registry_new(const char *name, const isync_reg_opts *o);
+void isync_registry_ref(isync_registry *r);
+void isync_registry_unref(isync_registry *r);
+
+/* Applies TLS, timeouts and proxy-free settings to a request aimed at this registry. */
+void isync_registry_setup_http(const isync_registry *r, isync_http *h, int streaming);
+
+/* Auth, engine thread. Ensures the registry's challenge is known and, for Bearer, that a
+ * token for `scopes` (space-separated) is cached; then calls cont(arg, ok). On failure the job's
+ * error is set before cont(0). */
+void isync_auth_prepare(isync_engine *e, isync_registry *r, const char *scopes, isync_job *j,
+                        isync_auth_cont cont, void *arg);
+/* Adds the Authorization header for scopes, if any is due. */
+void isync_auth_apply(isync_registry *r, const char *scopes, isync_http *h);
+/* Forget the token for scopes (after a 401). */
+void isync_auth_invalidate(isync_registry *r, const char *scopes);
+/* Frees all auth state (engine thread or last reference). */
+void isync_auth_free(isync_registry *r);
+
+#endif

@@ -1,0 +1,22 @@
+/* ring.h - fixed-capacity byte ring joining a blob download to its upload (no Lua).
+ * Single-threaded: both ends run on the engine thread. */
+#ifndef ISYNC_RING_H
+#define ISYNC_RING_H
+#include <stddef.h>
+
+typedef struct isync_ring {
+  char *data;
+  size_t cap;
+  size_t head;   /* next byte to read */
+  size_t used;
+} isync_ring;
+
+int isync_ring_init(isync_ring *r, size_t cap);
+void isync_ring_free(isync_ring *r);
+size_t isync_ring_free_space(const isync_ring *r);
+/* All-or-nothing write: returns n, or 0 when n bytes do not fit. */
+size_t isync_ring_write(isync_ring *r, const void *p, size_t n);
+/* Reads up to n bytes; returns how many. */
+size_t isync_ring_read(isync_ring *r, void *p, size_t n);
+
+#endif
