@@ -10,6 +10,7 @@
 typedef enum {
   ISYNC_JOB_PING,
   ISYNC_JOB_TAGS,
+  ISYNC_JOB_CATALOG,
   ISYNC_JOB_MANIFEST_GET,
   ISYNC_JOB_MANIFEST_HEAD,
   ISYNC_JOB_MANIFEST_PUT,
@@ -58,7 +59,7 @@ struct isync_job {
   char digest[ISYNC_DIGEST_MAX];
   int64_t out_size;
   int exists;                    /* HEAD found it / mount mounted */
-  char **list;                   /* tags */
+  char **list;                   /* tags or repositories */
   size_t nlist;
   int64_t bytes;                 /* bytes moved */
 

@@ -142,7 +142,7 @@ static int reg_tostring(lua_State *L) {
 /* ---- jobs ---- */
 
 static const struct { const char *name; isync_job_kind kind; } KINDS[] = {
-  {"ping", ISYNC_JOB_PING}, {"tags", ISYNC_JOB_TAGS}, {"manifest_get", ISYNC_JOB_MANIFEST_GET},
+  {"ping", ISYNC_JOB_PING}, {"tags", ISYNC_JOB_TAGS}, {"catalog", ISYNC_JOB_CATALOG}, {"manifest_get", ISYNC_JOB_MANIFEST_GET},
   {"manifest_head", ISYNC_JOB_MANIFEST_HEAD}, {"manifest_put", ISYNC_JOB_MANIFEST_PUT},
   {"blob_head", ISYNC_JOB_BLOB_HEAD}, {"blob_mount", ISYNC_JOB_BLOB_MOUNT},
   {"blob_copy", ISYNC_JOB_BLOB_COPY}, {"blob_get", ISYNC_JOB_BLOB_GET},
@@ -174,7 +174,7 @@ static int l_submit(lua_State *L) {
   if (lr) { isync_registry_ref(lr->r); j->reg = lr->r; }
   if (kind == ISYNC_JOB_SLEEP) {
     j->sleep_ms = (long)opt_int(L, 3, "ms", 0);
-  } else if (kind != ISYNC_JOB_PING) {
+  } else if (kind != ISYNC_JOB_PING && kind != ISYNC_JOB_CATALOG) {
     j->repo = req_str(L, 3, "repo");
     if (!isync_repo_valid(j->repo)) return luaL_error(L, "invalid repository name '%s'", j->repo);
   }
@@ -218,7 +218,7 @@ static int l_submit(lua_State *L) {
     if (j->chunk_size < 0) return luaL_error(L, "chunk_size must not be negative");
   }
   if (kind == ISYNC_JOB_BLOB_GET) j->max_body = (size_t)opt_int(L, 3, "max_size", 64 << 20);
-  if (kind == ISYNC_JOB_TAGS) j->page_size = (long)opt_int(L, 3, "page_size", 0);
+  if (kind == ISYNC_JOB_TAGS || kind == ISYNC_JOB_CATALOG) j->page_size = (long)opt_int(L, 3, "page_size", 0);
 
   if (isync_job_submit(e, j) != 0) return luaL_error(L, "isync engine is stopping");
   lua_getfield(L, LUA_REGISTRYINDEX, PENDING_KEY);
@@ -292,6 +292,7 @@ static int job_result(lua_State *L) {
   if (!j->ok) return push_failure(L, j);
   switch (j->kind) {
     case ISYNC_JOB_TAGS:
+    case ISYNC_JOB_CATALOG:
       lua_createtable(L, (int)j->nlist, 0);
       for (size_t i = 0; i < j->nlist; i++) { lua_pushstring(L, j->list[i]); lua_rawseti(L, -2, (lua_Integer)i + 1); }
       return 1;

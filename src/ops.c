@@ -159,23 +159,25 @@ static void ping_done(isync_engine *e, isync_job *j, isync_http *h) {
   isync_http_free(e, h);
 }
 
-/* ---- tags ---- */
+/* ---- tags and the catalog: {"tags": [...]} / {"repositories": [...]}, paged by Link ---- */
 
 static void tags_done(isync_engine *e, isync_job *j, isync_http *h) {
-  if (h->cc == CURLE_OK && h->status == 404) {
+  int catalog = j->kind == ISYNC_JOB_CATALOG;
+  const char *what = catalog ? "GET catalog" : "GET tags";
+  if (h->cc == CURLE_OK && h->status == 404 && !catalog) {
     /* a repository that does not exist yet has no tags: empty, not an error */
     isync_job_finish(e, j);
     isync_http_free(e, h);
     return;
   }
-  if (!ok_status(h, 200)) { isync_job_fail_http(e, j, h, "GET tags", "NAME_UNKNOWN"); isync_http_free(e, h); return; }
+  if (!ok_status(h, 200)) { isync_job_fail_http(e, j, h, what, catalog ? "UNSUPPORTED" : "NAME_UNKNOWN"); isync_http_free(e, h); return; }
   isync_json *doc = isync_json_parse(h->body.data ? h->body.data : "", h->body.len);
-  const isync_json *tags = isync_json_get(doc, "tags");
+  const isync_json *tags = isync_json_get(doc, catalog ? "repositories" : "tags");
   if (!doc || (tags && tags->type != ISYNC_JARR && tags->type != ISYNC_JNULL)) {
     char url[512];
     isync_url_redact(h->url, url, sizeof url);
     isync_json_free(doc);
-    isync_job_fail(e, j, "PROTOCOL", "GET tags %s: the answer is not a tag list", url);
+    isync_job_fail(e, j, "PROTOCOL", "%s %s: the answer is not a %s list", what, url, catalog ? "repository" : "tag");
     isync_http_free(e, h);
     return;
   }
@@ -193,7 +195,7 @@ static void tags_done(isync_engine *e, isync_job *j, isync_http *h) {
     char *abs = isync_url_resolve(h->url, next);
     free(next);
     isync_http_free(e, h);
-    if (j->nlist > 10000000) { free(abs); isync_job_fail(e, j, "PROTOCOL", "tag listing does not end"); return; }
+    if (j->nlist > 10000000) { free(abs); isync_job_fail(e, j, "PROTOCOL", "%s: the listing does not end", what); return; }
     request(e, j, "GET", abs, tags_done);
     free(abs);
     return;
@@ -398,6 +400,12 @@ void isync_ops_start(isync_engine *e, isync_job *j) {
     case ISYNC_JOB_TAGS:
       j->scopes = isync_scopes(j->repo, "pull", NULL, NULL);
       url_for(url, sizeof url, j, "tags", "list");
+      if (j->page_size > 0) snprintf(url + strlen(url), sizeof url - strlen(url), "?n=%ld", j->page_size);
+      request(e, j, "GET", url, tags_done);
+      return;
+    case ISYNC_JOB_CATALOG:
+      j->scopes = strdup("registry:catalog:*");
+      snprintf(url, sizeof url, "%s/v2/_catalog", j->reg->base);
       if (j->page_size > 0) snprintf(url + strlen(url), sizeof url - strlen(url), "?n=%ld", j->page_size);
       request(e, j, "GET", url, tags_done);
       return;

@@ -69,6 +69,12 @@ function Registry:tags(repo, opts)
   return call("tags", self.core, { repo = self:repo(repo), page_size = opts and opts.page_size })
 end
 
+--- Every repository name the registry lists (GET /v2/_catalog, paged). Many public
+--- registries disable it: then nil, message, code.
+function Registry:catalog(opts)
+  return call("catalog", self.core, { page_size = opts and opts.page_size })
+end
+
 --- GET a manifest by tag or digest: {bytes, media_type, digest, size}.
 function Registry:manifest(repo, ref)
   return call("manifest_get", self.core, { repo = self:repo(repo), ref = ref })

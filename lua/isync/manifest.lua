@@ -20,6 +20,7 @@ local function is_table(v) return type(v) == "table" end
 
 --- Decodes manifest bytes. Returns the document, or nil and a reason.
 function M.decode(bytes)
+  if not bytes:match("^%s*{") then return nil, "not a JSON object" end
   local doc, err = cjson.decode(bytes)
   if not is_table(doc) then return nil, "not a JSON object" .. (err and (": " .. err) or "") end
   return doc

@@ -1,0 +1,37 @@
+-- luarocks --lua-version=5.4 make rockspec/isync-scm-1.rockspec
+-- Needs the libcurl and OpenSSL development headers (found on the compiler's default path), and lua-cjson at run time
+-- (Debian: scripts/install-deps installs all of them).
+rockspec_format = "3.0"
+package = "isync"
+version = "scm-1"
+source = { url = "git+https://example.invalid/isync.git" }
+description = {
+  summary = "Bulk container image sync between OCI / Docker registries, scripted in Lua",
+  detailed = [[
+    isync copies images between registries that speak the OCI distribution API, streaming
+    blobs through memory only, with the sync policy written in Lua.
+  ]],
+  license = "MIT",
+}
+dependencies = { "lua >= 5.4, < 5.5" }
+build = {
+  type = "builtin",
+  modules = {
+    ["isync.core"] = {
+      sources = {
+        "src/lcore.c", "src/buf.c", "src/ring.c", "src/digest.c", "src/json.c", "src/parse.c",
+        "src/ref.c", "src/errors.c", "src/engine.c", "src/job.c", "src/registry.c", "src/auth.c",
+        "src/ops.c", "src/blobcopy.c",
+      },
+      defines = { "_GNU_SOURCE", 'ISYNC_VERSION="0.1.0"' },
+      incdirs = { "src" },
+      libraries = { "curl", "ssl", "crypto", "pthread" },
+    },
+    ["isync"] = "lua/isync/init.lua",
+    ["isync.cli"] = "lua/isync/cli.lua",
+    ["isync.copy"] = "lua/isync/copy.lua",
+    ["isync.dockerconfig"] = "lua/isync/dockerconfig.lua",
+    ["isync.manifest"] = "lua/isync/manifest.lua",
+    ["isync.sched"] = "lua/isync/sched.lua",
+  },
+}

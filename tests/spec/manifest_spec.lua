@@ -1,0 +1,57 @@
+local manifest = require "isync.manifest"
+
+describe("isync.manifest", function()
+  it("classifies by Content-Type, then mediaType, then shape", function()
+    assert.equal("index", manifest.kind(manifest.OCI_INDEX, {}))
+    assert.equal("image", manifest.kind(manifest.DOCKER_MANIFEST, {}))
+    assert.equal("index", manifest.kind("application/json", { mediaType = manifest.DOCKER_LIST }))
+    assert.equal("index", manifest.kind(nil, { manifests = {} }))
+    assert.equal("image", manifest.kind("text/plain", { config = {}, layers = {} }))
+    assert.equal("schema1", manifest.kind(manifest.DOCKER_SCHEMA1_SIGNED, {}))
+    assert.equal("schema1", manifest.kind(nil, { schemaVersion = 1 }))
+    local k, err = manifest.kind("application/x-other", { hello = 1 })
+    assert.is_nil(k)
+    assert.matches("unrecognised", err)
+  end)
+
+  it("lists config then layers and marks foreign layers", function()
+    local doc = manifest.decode([[{"schemaVersion":2,
+      "config":{"mediaType":"application/vnd.example.unknown+json","digest":"sha256:aa","size":2},
+      "layers":[{"digest":"sha256:bb","size":10,"mediaType":"application/vnd.cncf.helm.chart.content.v1.tar+gzip"},
+                {"digest":"sha256:cc","size":5,"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"},
+                {"digest":"sha256:dd","size":7,"urls":["https://example.invalid/x"]}]}]])
+    local blobs = assert(manifest.blobs(doc))
+    assert.equal(4, #blobs)
+    assert.equal("sha256:aa", blobs[1].digest)
+    assert.equal(10, blobs[2].size)
+    assert.is_nil(blobs[2].foreign)
+    assert.is_true(blobs[3].foreign)
+    assert.is_true(blobs[4].foreign)
+  end)
+
+  it("rejects descriptors without a valid digest", function()
+    local doc = manifest.decode([[{"layers":[{"digest":"nope","size":1}]}]])
+    local b, err = manifest.blobs(doc)
+    assert.is_nil(b)
+    assert.matches("layer 1", err)
+    local c, err2 = manifest.children(manifest.decode([[{"manifests":[{"size":1}]}]]))
+    assert.is_nil(c)
+    assert.matches("manifests%[1%]", err2)
+  end)
+
+  it("reports bytes that are not a JSON object", function()
+    assert.is_nil((manifest.decode("[1,2]")))
+    assert.is_nil((manifest.decode("{truncated")))
+  end)
+
+  it("chooses the push media type from what was fetched", function()
+    assert.equal(manifest.OCI_MANIFEST, manifest.push_type(manifest.OCI_MANIFEST, {}, "image"))
+    assert.equal(manifest.DOCKER_LIST, manifest.push_type("application/octet-stream", { mediaType = manifest.DOCKER_LIST }, "index"))
+    assert.equal(manifest.OCI_INDEX, manifest.push_type(nil, {}, "index"))
+  end)
+
+  it("formats platforms", function()
+    assert.equal("linux/arm/v7", manifest.platform_string({ os = "linux", architecture = "arm", variant = "v7" }))
+    assert.is_nil(manifest.platform_string(nil))
+  end)
+end)

@@ -1,0 +1,90 @@
+-- The task scheduler, driven by real engine jobs (sleep timers on the engine thread).
+local isync = require "isync"
+local sched = require "isync.sched"
+
+describe("isync.sched", function()
+  it("runs spawned tasks concurrently: three 200 ms sleeps end together", function()
+    local t0 = isync.monotime()
+    isync.run(function()
+      local ts = {}
+      for i = 1, 3 do ts[i] = isync.spawn(function() isync.sleep(0.2); return i * 10 end) end
+      assert.same({ 10, 20, 30 }, isync.all(ts))
+    end)
+    local dt = isync.monotime() - t0
+    assert.is_true(dt >= 0.19, "slept " .. dt)
+    assert.is_true(dt < 0.55, "three sleeps ran one after another: " .. dt)
+  end)
+
+  it("blocks outside a task and returns the same values", function()
+    assert.is_true(isync.sleep(0.01))
+    local t = isync.spawn(function(a, b) isync.sleep(0.01); return a + b, "x" end, 2, 3)
+    local s, x = isync.wait(t)
+    assert.equal(5, s)
+    assert.equal("x", x)
+  end)
+
+  it("bounds concurrency with map and keeps results in order", function()
+    local running, peak = 0, 0
+    local out = isync.run(function()
+      return isync.map({ 5, 4, 3, 2, 1, 0 }, 2, function(v)
+        running = running + 1
+        peak = math.max(peak, running)
+        isync.sleep(v * 0.01)
+        running = running - 1
+        return v * 2
+      end)
+    end)
+    assert.same({ 10, 8, 6, 4, 2, 0 }, out)
+    assert.equal(2, peak)
+  end)
+
+  it("re-raises a task's error in the waiter, after the others finish", function()
+    local finished = false
+    local ok, err = pcall(isync.run, function()
+      local a = isync.spawn(function() isync.sleep(0.01); error("boom in a", 0) end)
+      local b = isync.spawn(function() isync.sleep(0.05); finished = true end)
+      isync.all({ a, b })
+    end)
+    assert.is_false(ok)
+    assert.matches("boom in a", tostring(err))
+    assert.is_true(finished)
+  end)
+
+  it("blocks inside a foreign coroutine while the loop runs", function()
+    local got = isync.run(function()
+      local co = coroutine.wrap(function() return isync.sleep(0.01) end)
+      return co()
+    end)
+    assert.is_true(got)
+  end)
+
+  it("lets a plain coroutine.yield in a task give way to others", function()
+    local order = {}
+    isync.run(function()
+      local a = isync.spawn(function() order[#order + 1] = "a1"; coroutine.yield(); order[#order + 1] = "a2" end)
+      local b = isync.spawn(function() order[#order + 1] = "b1" end)
+      isync.all({ a, b })
+    end)
+    assert.same({ "a1", "b1", "a2" }, order)
+  end)
+
+  it("semaphores hand units over in order", function()
+    local sem = sched.semaphore(1)
+    local order = {}
+    isync.run(function()
+      sem:acquire()
+      local ts = {}
+      for i = 1, 3 do ts[i] = isync.spawn(function() sem:acquire(); order[#order + 1] = i; sem:release() end) end
+      isync.sleep(0.01)
+      assert.same({}, order)
+      sem:release()
+      isync.all(ts)
+    end)
+    assert.same({ 1, 2, 3 }, order)
+  end)
+
+  it("refuses nonsense arguments", function()
+    assert.has_error(function() isync.spawn(42) end)
+    assert.has_error(function() sched.semaphore(0) end)
+  end)
+end)
