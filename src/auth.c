@@ -17,15 +17,16 @@ static time_t mono_now(void) {
   return ts.tv_sec;
 }
 
-static void add_waiter(isync_waiter **list, isync_job *j, isync_auth_cont cont, void *arg) {
+static isync_waiter *add_waiter(isync_waiter **list, isync_job *j, isync_auth_cont cont, void *arg) {
   isync_waiter *w = calloc(1, sizeof *w);
-  if (!w) return;
+  if (!w) return NULL;
   isync_job_ref(j);   /* the job may be finished by another path while it waits */
   w->job = j;
   w->arg = arg;
   w->cont = cont;
   w->next = *list;
   *list = w;
+  return w;
 }
 
 /* Resumes every waiter; failures copy the error into each waiting job first. */
@@ -34,7 +35,8 @@ static void wake(isync_engine *e, isync_waiter *w, int ok, const char *code, con
     isync_waiter *next = w->next;
     if (!atomic_load(&w->job->done)) {
       if (!ok) isync_job_set_error(w->job, code ? code : "UNAUTHORIZED", "%s", err ? err : "authentication failed");
-      w->cont(e, w->job, w->arg, ok);
+      if (ok && w->reg) isync_auth_prepare(e, w->reg, w->scopes, w->job, w->cont, w->arg);   /* now get the token */
+      else w->cont(e, w->job, w->arg, ok);
     }
     isync_job_unref(w->job);
     free(w);
@@ -226,12 +228,12 @@ void isync_auth_prepare(isync_engine *e, isync_registry *r, const char *scopes, 
                         isync_auth_cont cont, void *arg) {
   switch (r->auth_state) {
     case ISYNC_AUTH_UNKNOWN:
-      add_waiter(&r->ping_waiters, j, cont, arg);
-      start_ping(e, r);
+    case ISYNC_AUTH_PINGING: {
+      isync_waiter *w = add_waiter(&r->ping_waiters, j, cont, arg);
+      if (w) { w->reg = r; w->scopes = scopes; }
+      if (r->auth_state == ISYNC_AUTH_UNKNOWN) start_ping(e, r);
       return;
-    case ISYNC_AUTH_PINGING:
-      add_waiter(&r->ping_waiters, j, cont, arg);
-      return;
+    }
     case ISYNC_AUTH_BEARER: break;
     default:
       cont(e, j, arg, 1);

@@ -28,6 +28,8 @@ typedef struct isync_waiter {
   isync_job *job;
   void *arg;
   isync_auth_cont cont;
+  const char *scopes;    /* for ping waiters: the scopes to prepare once the scheme is known */
+  struct isync_registry *reg;
   struct isync_waiter *next;
 } isync_waiter;
 
