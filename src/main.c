@@ -22,7 +22,8 @@ static int g_trace;
 static void stop_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
-  luaL_error(L, "interrupted");
+  lua_pushliteral(L, "interrupted");   /* no position: it is not the script's fault */
+  lua_error(L);
 }
 
 static void on_sigint(int sig) {
@@ -106,7 +107,7 @@ int main(int argc, char **argv) {
   int code;
   if (status != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
-    int interrupted = msg && strstr(msg, "interrupted") && !g_trace && strlen(msg) < 128;
+    int interrupted = msg && strncmp(msg, "interrupted", 11) == 0;
     fprintf(stderr, "isync: %s\n", msg ? msg : "error");
     code = interrupted ? 130 : 1;
   } else {

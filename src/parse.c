@@ -7,7 +7,8 @@
 #include <strings.h>
 
 static int is_tchar(char c) {
-  return isalnum((unsigned char)c) || strchr("!#$%&'*+-.^_`|~", c);
+  /* c != 0: strchr() also finds the terminating NUL, which would run scans off the end */
+  return isalnum((unsigned char)c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 static const char *skip_ows(const char *p) {

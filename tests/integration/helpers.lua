@@ -50,10 +50,10 @@ end
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 function H.sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
+  local p = io.popen("(" .. cmd .. ") 2>&1")
   local out = p:read("a")
   local ok, _, code = p:close()
-  return ok, out, code
+  return ok == true, out, code
 end
 
 -- Unique names so specs never see each other's images.

@@ -1,0 +1,109 @@
+/* test_errors.c - the error code table and the transport/HTTP mappings. */
+#include "errors.h"
+#include "unit.h"
+#include <string.h>
+
+static int in_table(const char *code) {
+  for (int i = 0; isync_codes[i]; i++)
+    if (isync_codes[i] == code) return 1;
+  return 0;
+}
+
+/* a mapped code must be one of the table's codes (by value: literals need not be merged) */
+static int known(const char *code) {
+  for (int i = 0; code && isync_codes[i]; i++)
+    if (strcmp(isync_codes[i], code) == 0) return 1;
+  return 0;
+}
+
+TEST(intern_known) {
+  char buf[32];
+  strcpy(buf, "BLOB_UNKNOWN");
+  const char *c = isync_code_intern(buf);
+  CHECK_STR(c, "BLOB_UNKNOWN");
+  CHECK(c != buf);           /* the static copy, not the caller's string */
+  CHECK(in_table(c));
+  strcpy(buf, "TOOMANYREQUESTS");
+  CHECK_STR(isync_code_intern(buf), "TOOMANYREQUESTS");
+  strcpy(buf, "INTERNAL");   /* the last entry */
+  CHECK_STR(isync_code_intern(buf), "INTERNAL");
+  CHECK(isync_code_intern("MANIFEST_UNKNOWN") == isync_code_intern("MANIFEST_UNKNOWN"));
+}
+
+TEST(intern_unknown) {
+  CHECK(isync_code_intern(NULL) == NULL);
+  CHECK(isync_code_intern("") == NULL);
+  CHECK(isync_code_intern("NOPE") == NULL);
+  CHECK(isync_code_intern("blob_unknown") == NULL);    /* case matters */
+  CHECK(isync_code_intern("BLOB_UNKNOWN ") == NULL);
+  CHECK(isync_code_intern("BLOB") == NULL);            /* no prefix matches */
+}
+
+TEST(table_is_consistent) {
+  int n = 0;
+  for (int i = 0; isync_codes[i]; i++, n++) {
+    CHECK(isync_code_intern(isync_codes[i]) == isync_codes[i]);   /* no duplicates, all found */
+    CHECK(isync_codes[i][0] != '\0');
+  }
+  CHECK(n >= 28);
+}
+
+TEST(status_mapping) {
+  CHECK_STR(isync_code_for_status(401, NULL), "UNAUTHORIZED");
+  CHECK_STR(isync_code_for_status(403, NULL), "DENIED");
+  CHECK_STR(isync_code_for_status(404, NULL), "NOT_FOUND");
+  CHECK_STR(isync_code_for_status(404, "MANIFEST_UNKNOWN"), "MANIFEST_UNKNOWN");
+  CHECK_STR(isync_code_for_status(404, "BLOB_UNKNOWN"), "BLOB_UNKNOWN");
+  CHECK_STR(isync_code_for_status(401, "BLOB_UNKNOWN"), "UNAUTHORIZED");   /* override is 404-only */
+  CHECK_STR(isync_code_for_status(408, NULL), "TIMEOUT");
+  CHECK_STR(isync_code_for_status(429, NULL), "TOOMANYREQUESTS");
+  CHECK_STR(isync_code_for_status(500, NULL), "SERVER_ERROR");
+  CHECK_STR(isync_code_for_status(502, NULL), "SERVER_ERROR");
+  CHECK_STR(isync_code_for_status(503, NULL), "SERVER_ERROR");
+  CHECK_STR(isync_code_for_status(599, NULL), "SERVER_ERROR");
+  CHECK_STR(isync_code_for_status(418, NULL), "HTTP_ERROR");
+  CHECK_STR(isync_code_for_status(400, NULL), "HTTP_ERROR");
+  CHECK_STR(isync_code_for_status(499, NULL), "HTTP_ERROR");
+}
+
+TEST(status_codes_are_known) {
+  static const long statuses[] = {400, 401, 403, 404, 405, 408, 409, 416, 418, 429, 500, 503};
+  for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
+    const char *c = isync_code_for_status(statuses[i], NULL);
+    if (!known(c)) unit_fail(__FILE__, __LINE__, "status %ld -> %s is not a table code", statuses[i], c);
+  }
+}
+
+TEST(curl_mapping) {
+  CHECK_STR(isync_code_for_curl(CURLE_OPERATION_TIMEDOUT), "TIMEOUT");
+  CHECK_STR(isync_code_for_curl(CURLE_COULDNT_RESOLVE_HOST), "CONNECT");
+  CHECK_STR(isync_code_for_curl(CURLE_COULDNT_RESOLVE_PROXY), "CONNECT");
+  CHECK_STR(isync_code_for_curl(CURLE_COULDNT_CONNECT), "CONNECT");
+  CHECK_STR(isync_code_for_curl(CURLE_SSL_CONNECT_ERROR), "TLS");
+  CHECK_STR(isync_code_for_curl(CURLE_PEER_FAILED_VERIFICATION), "TLS");
+  CHECK_STR(isync_code_for_curl(CURLE_SSL_CACERT_BADFILE), "TLS");
+  CHECK_STR(isync_code_for_curl(CURLE_ABORTED_BY_CALLBACK), "CANCELED");
+  CHECK_STR(isync_code_for_curl(CURLE_URL_MALFORMAT), "PROTOCOL");
+  CHECK_STR(isync_code_for_curl(CURLE_TOO_MANY_REDIRECTS), "PROTOCOL");
+  CHECK_STR(isync_code_for_curl(CURLE_RECV_ERROR), "NETWORK");
+  CHECK_STR(isync_code_for_curl(CURLE_SEND_ERROR), "NETWORK");
+  CHECK_STR(isync_code_for_curl(CURLE_GOT_NOTHING), "NETWORK");
+}
+
+TEST(curl_codes_are_known) {
+  for (int cc = 1; cc < CURL_LAST; cc++) {
+    const char *c = isync_code_for_curl((CURLcode)cc);
+    if (!known(c)) unit_fail(__FILE__, __LINE__, "CURLcode %d -> %s is not a table code", cc, c);
+  }
+}
+
+int main(void) {
+  RUN(intern_known);
+  RUN(intern_unknown);
+  RUN(table_is_consistent);
+  RUN(status_mapping);
+  RUN(status_codes_are_known);
+  RUN(curl_mapping);
+  RUN(curl_codes_are_known);
+  return unit_done();
+}
