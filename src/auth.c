@@ -267,6 +267,20 @@ void isync_auth_invalidate(isync_registry *r, const char *scopes) {
   if (t && !t->fetching) { wipe_free(t->token); t->token = NULL; }
 }
 
+static void drop_list(isync_waiter **list) {
+  while (*list) {
+    isync_waiter *w = *list;
+    *list = w->next;
+    isync_job_unref(w->job);
+    free(w);
+  }
+}
+
+void isync_auth_drop_waiters(isync_registry *r) {
+  drop_list(&r->ping_waiters);
+  for (isync_token *t = r->tokens; t; t = t->next) drop_list(&t->waiters);
+}
+
 void isync_auth_free(isync_registry *r) {
   isync_token *t = r->tokens;
   while (t) {

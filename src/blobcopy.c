@@ -75,8 +75,7 @@ static size_t get_write(isync_http *h, const char *p, size_t n) {
   if (!bc->upload_started) {
     /* curl forbids adding a transfer from inside a callback: start the upload next turn */
     bc->upload_started = 1;
-    isync_job_ref(j);
-    isync_engine_timer(h->engine, 0, upload_kick, j);
+    isync_engine_timer_job(h->engine, 0, upload_kick, j);
   }
   if (bc->size >= 0 && bc->got + (int64_t)n > bc->size) { bc->size_overflow = 1; return 0; }
   if (isync_ring_free_space(&bc->ring) < n) { bc->get_paused = 1; return CURL_WRITEFUNC_PAUSE; }

@@ -13,6 +13,7 @@
 typedef struct posted {
   isync_engine_fn fn;
   void *arg;
+  isync_job *owned;   /* a job reference the closure carries */
   struct posted *next;
 } posted;
 
@@ -20,6 +21,7 @@ typedef struct timer {
   struct timespec at;
   isync_engine_fn fn;
   void *arg;
+  isync_job *owned;   /* a job reference the timer holds */
   struct timer *next;
 } timer;
 
@@ -35,6 +37,7 @@ struct isync_engine {
   timer *timers;
   isync_http *unpause;
   isync_job *tracked;
+  isync_http *live;
 };
 
 static void now_plus(struct timespec *ts, long ms) {
@@ -137,6 +140,11 @@ void isync_http_start(isync_engine *e, isync_http *h) {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, h->method);
   }
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
+  if (!h->engine) {
+    h->live_next = e->live;
+    if (e->live) e->live->live_prev = h;
+    e->live = h;
+  }
   h->engine = e;
   h->active = 1;
   curl_multi_add_handle(e->multi, c);
@@ -145,6 +153,10 @@ void isync_http_start(isync_engine *e, isync_http *h) {
 void isync_http_free(isync_engine *e, isync_http *h) {
   if (!h) return;
   if (h->active) curl_multi_remove_handle(e->multi, h->easy);
+  if (h->engine) {
+    if (h->live_prev) h->live_prev->live_next = h->live_next; else if (e->live == h) e->live = h->live_next;
+    if (h->live_next) h->live_next->live_prev = h->live_prev;
+  }
   /* drop it from the unpause list */
   for (isync_http **pp = &e->unpause; *pp; pp = &(*pp)->next_unpause)
     if (*pp == h) { *pp = h->next_unpause; break; }
@@ -190,14 +202,22 @@ void isync_http_unpause(isync_http *h) {
 
 /* ---------------- timers, tracking ---------------- */
 
-void isync_engine_timer(isync_engine *e, long ms, isync_engine_fn fn, void *arg) {
+static void add_timer(isync_engine *e, long ms, isync_engine_fn fn, void *arg, isync_job *owned) {
   timer *t = calloc(1, sizeof *t);
   if (!t) { fn(e, arg); return; }
   now_plus(&t->at, ms);
   t->fn = fn;
   t->arg = arg;
+  t->owned = owned;
   t->next = e->timers;
   e->timers = t;
+}
+
+void isync_engine_timer(isync_engine *e, long ms, isync_engine_fn fn, void *arg) { add_timer(e, ms, fn, arg, NULL); }
+
+void isync_engine_timer_job(isync_engine *e, long ms, isync_engine_fn fn, isync_job *job) {
+  isync_job_ref(job);
+  add_timer(e, ms, fn, job, job);
 }
 
 void isync_engine_track(isync_engine *e, isync_job *j) {
@@ -218,11 +238,12 @@ int isync_engine_stopping(const isync_engine *e) { return e->stopping; }
 
 /* ---------------- queues ---------------- */
 
-int isync_engine_post(isync_engine *e, isync_engine_fn fn, void *arg) {
+static int post(isync_engine *e, isync_engine_fn fn, void *arg, isync_job *owned) {
   posted *p = calloc(1, sizeof *p);
   if (!p) return -1;
   p->fn = fn;
   p->arg = arg;
+  p->owned = owned;
   pthread_mutex_lock(&e->mu);
   if (e->stopping) { pthread_mutex_unlock(&e->mu); free(p); return -1; }
   if (e->post_tail) e->post_tail->next = p; else e->post_head = p;
@@ -231,6 +252,9 @@ int isync_engine_post(isync_engine *e, isync_engine_fn fn, void *arg) {
   curl_multi_wakeup(e->multi);
   return 0;
 }
+
+int isync_engine_post(isync_engine *e, isync_engine_fn fn, void *arg) { return post(e, fn, arg, NULL); }
+int isync_engine_post_job(isync_engine *e, isync_engine_fn fn, isync_job *job) { return post(e, fn, job, job); }
 
 void isync_engine_complete(isync_engine *e, isync_job *j) {
   pthread_mutex_lock(&e->mu);
@@ -411,16 +435,29 @@ void isync_engine_stop(isync_engine *e, int cancel) {
   pthread_mutex_unlock(&e->mu);
   curl_multi_wakeup(e->multi);
   pthread_join(e->thread, NULL);
-  /* the thread is gone: its state is ours now. Abort what still runs. */
+  /* the thread is gone: its state is ours now. Abort what still runs, then drop every
+   * reference the engine holds, so nothing is left behind. */
+  for (isync_job *j = e->tracked; j; j = j->track_next)
+    if (j->kind == ISYNC_JOB_BLOB_COPY && cancel) isync_blobcopy_cancel(e, j);
+  while (e->live) isync_http_free(e, e->live);
+  for (isync_job *j = e->tracked; j; j = j->track_next) {
+    if (j->reg) isync_auth_drop_waiters(j->reg);
+    if (j->src) isync_auth_drop_waiters(j->src);
+  }
   while (e->tracked) {
     isync_job *j = e->tracked;
     isync_engine_untrack(e, j);
-    if (j->kind == ISYNC_JOB_BLOB_COPY && cancel) isync_blobcopy_cancel(e, j);
+    isync_job_unref(j);
   }
   posted *p = e->post_head;
-  while (p) { posted *n = p->next; free(p); p = n; }
+  while (p) {
+    posted *n = p->next;
+    if (p->owned) isync_job_unref(p->owned);
+    free(p);
+    p = n;
+  }
   timer *t = e->timers;
-  while (t) { timer *n = t->next; free(t); t = n; }
+  while (t) { timer *n = t->next; if (t->owned) isync_job_unref(t->owned); free(t); t = n; }
   curl_multi_cleanup(e->multi);
   isync_job *d = e->done_head;
   while (d) { isync_job *n = d->next_done; isync_job_unref(d); d = n; }

@@ -23,6 +23,8 @@ void isync_engine_stop(isync_engine *e, int cancel);
 
 /* Lua thread: hand a closure to the engine thread. 0 ok, -1 when stopping. */
 int isync_engine_post(isync_engine *e, isync_engine_fn fn, void *arg);
+/* The same for a closure over a job whose reference it carries (dropped if never run). */
+int isync_engine_post_job(isync_engine *e, isync_engine_fn fn, isync_job *job);
 
 /* Lua thread: next finished job (ownership of one reference passes to the caller),
  * waiting up to timeout_ms (-1 = forever; interrupted waits return NULL). */
@@ -60,6 +62,7 @@ struct isync_http {
   int active;               /* on the multi handle */
   int want_unpause;
   isync_http *next_unpause;
+  isync_http *live_prev, *live_next;   /* every request not yet freed, for shutdown */
 };
 
 /* Creates a request for method+url with common options from the registry-level settings. */
@@ -73,8 +76,10 @@ const char *isync_http_get_header(const isync_http *h, const char *name, char *o
 /* Schedule a paused transfer to resume on the next loop turn (never from inside callbacks). */
 void isync_http_unpause(isync_http *h);
 
-/* Run fn after ms milliseconds on the engine thread. */
+/* Run fn after ms milliseconds on the engine thread. With job set, the timer owns one
+ * reference to it, dropped if the engine stops before the timer fires (fn drops it otherwise). */
 void isync_engine_timer(isync_engine *e, long ms, isync_engine_fn fn, void *arg);
+void isync_engine_timer_job(isync_engine *e, long ms, isync_engine_fn fn, isync_job *job);
 /* Mark a job finished: it is moved to the completion queue. */
 void isync_engine_complete(isync_engine *e, isync_job *j);
 /* Jobs running now, for cancellation at shutdown. */

@@ -68,7 +68,6 @@ static void enqueue(isync_registry *r, isync_job *j) {
 
 static void run_job(isync_engine *e, isync_job *j) {
   take_slots(j);
-  isync_engine_track(e, j);
   if (j->kind == ISYNC_JOB_BLOB_COPY) isync_blobcopy_start(e, j);
   else isync_ops_start(e, j);
 }
@@ -92,6 +91,7 @@ static void drain_pending(isync_engine *e, isync_registry *r) {
 
 static void job_begin(isync_engine *e, void *arg) {
   isync_job *j = arg;
+  isync_engine_track(e, j);   /* every job the engine holds, queued or running, for shutdown */
   if (j->kind == ISYNC_JOB_SLEEP || !j->reg) { isync_ops_start(e, j); return; }
   if (can_start(j)) { run_job(e, j); return; }
   /* wait on the registry that is full */
@@ -101,7 +101,7 @@ static void job_begin(isync_engine *e, void *arg) {
 
 int isync_job_submit(isync_engine *e, isync_job *j) {
   isync_job_ref(j);
-  if (isync_engine_post(e, job_begin, j) != 0) { isync_job_unref(j); return -1; }
+  if (isync_engine_post_job(e, job_begin, j) != 0) { isync_job_unref(j); return -1; }
   return 0;
 }
 
@@ -110,9 +110,9 @@ void isync_job_finish(isync_engine *e, isync_job *j) {
   /* the engine's reference moves to the completion queue, where the Lua thread may drop
    * it at once: hold one of our own while we still look at the job */
   isync_job_ref(j);
+  isync_engine_untrack(e, j);
   int had_slots = j->nslots;
   if (had_slots) {
-    isync_engine_untrack(e, j);
     j->nslots = 0;
     if (j->reg) (*pool(j->reg, j))--;
     if (j->src && j->src != j->reg) (*pool(j->src, j))--;

@@ -81,6 +81,8 @@ void isync_auth_prepare(isync_engine *e, isync_registry *r, const char *scopes, 
 void isync_auth_apply(isync_registry *r, const char *scopes, isync_http *h);
 /* Forget the token for scopes (after a 401). */
 void isync_auth_invalidate(isync_registry *r, const char *scopes);
+/* Forgets every waiting job (engine shutdown), dropping their references. */
+void isync_auth_drop_waiters(isync_registry *r);
 /* Frees all auth state (engine thread or last reference). */
 void isync_auth_free(isync_registry *r);
 
