@@ -96,6 +96,13 @@ describe("isync.copy between real registries", function()
     assert.equal(3, r.stats.blobs_mounted)
     assert.equal(0, r.stats.blobs_copied)
     assert(H.verify("token", repo, "v1", "token", repo .. "-copy", "v1"))
+    -- the mounts used one token holding both repositories' scopes
+    local both = false
+    for l in io.lines(H.env("ISYNC_T_TOKEN_LOG")) do
+      if l:find("scope=repository:" .. repo .. "-copy:pull,push", 1, true)
+        and l:find("scope=repository:" .. repo .. ":pull", 1, true) then both = true end
+    end
+    assert.is_true(both)
     -- and from a repository where this process saw the blob: a second destination repo
     local src2 = H.registry("plain")
     local repo2 = H.unique("copy/mount2-")

@@ -97,6 +97,26 @@ describe("registry primitives", function()
     assert.equal(info.blobs[1].digest, isync.digest(small))
   end)
 
+  it("keeps to max_connections without deadlock, even copying within one registry", function()
+    local repo = H.unique("prim/cap-")
+    local info = H.mkimage("plain", "single", repo, "v1", "--layers", "4", "--layer-size", "300K")
+    local one = H.registry("plain", { max_connections = 1 })
+    local other = H.registry("plain2", { max_connections = 1 })
+    local moved = isync.run(function()
+      return isync.map(info.blobs, 8, function(b)
+        local n1 = assert(one:copy_blob_from(one, repo, b.digest, repo .. "-same", { size = b.size }))
+        local n2 = assert(other:copy_blob_from(one, repo, b.digest, repo, { size = b.size }))
+        return n1 + n2
+      end)
+    end)
+    local total = 0
+    for i, b in ipairs(info.blobs) do
+      assert.equal(2 * b.size, moved[i])
+      total = total + b.size
+    end
+    assert.is_true(total > 1200000)
+  end)
+
   it("caches Bearer tokens per scope set", function()
     local repo = H.unique("prim/tok-")
     H.mkimage("token", "single", repo, "v1", "--layers", "1", "--layer-size", "1K")
