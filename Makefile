@@ -18,8 +18,8 @@ ALL_CFLAGS  := -std=c11 -D_GNU_SOURCE -DISYNC_VERSION='"$(VERSION)"' -fPIC $(WAR
 
 # C without Lua (the engine) and the Lua glue (src/l*.c)
 CORE_SRC    := src/buf.c src/ring.c src/digest.c src/json.c src/parse.c src/ref.c src/errors.c \
-               src/engine.c src/job.c src/registry.c src/auth.c src/ops.c src/blobcopy.c
-GLUE_SRC    := src/lcore.c
+               src/engine.c src/job.c src/registry.c src/auth.c src/ops.c src/blobcopy.c src/ledger.c
+GLUE_SRC    := src/lcore.c src/lledger.c
 LUA_MODS    := $(wildcard lua/isync/*.lua lua/isync/*/*.lua)
 CORE_OBJ    := $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
 GLUE_OBJ    := $(GLUE_SRC:src/%.c=$(BUILD)/obj/%.o)

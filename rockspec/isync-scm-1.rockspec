@@ -19,9 +19,9 @@ build = {
   modules = {
     ["isync.core"] = {
       sources = {
-        "src/lcore.c", "src/buf.c", "src/ring.c", "src/digest.c", "src/json.c", "src/parse.c",
+        "src/lcore.c", "src/lledger.c", "src/buf.c", "src/ring.c", "src/digest.c", "src/json.c", "src/parse.c",
         "src/ref.c", "src/errors.c", "src/engine.c", "src/job.c", "src/registry.c", "src/auth.c",
-        "src/ops.c", "src/blobcopy.c",
+        "src/ops.c", "src/blobcopy.c", "src/ledger.c",
       },
       defines = { "_GNU_SOURCE", 'ISYNC_VERSION="0.1.0"' },
       incdirs = { "src" },

@@ -395,6 +395,8 @@ static int l_stop(lua_State *L) {
   return 0;
 }
 
+void isync_open_ledger(lua_State *L);   /* lledger.c */
+
 int luaopen_isync_core(lua_State *L) {
   static const luaL_Reg reg_methods[] = {{"info", reg_info}, {NULL, NULL}};
   static const luaL_Reg job_methods[] = {{"done", job_done}, {"result", job_result}, {NULL, NULL}};
@@ -431,5 +433,6 @@ int luaopen_isync_core(lua_State *L) {
   lua_setfield(L, -2, "codes");
   lua_pushstring(L, ISYNC_VERSION);
   lua_setfield(L, -2, "version");
+  isync_open_ledger(L);
   return 1;
 }

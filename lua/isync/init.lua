@@ -8,6 +8,7 @@
 local core = require "isync.core"
 local sched = require "isync.sched"
 local dockerconfig = require "isync.dockerconfig"
+local retry = require "isync.retry"
 
 local M = {
   version = core.version,
@@ -34,7 +35,8 @@ end
 
 --- Opens a registry by host name. opts: username, password, plain_http, skip_verify,
 --- ca_file, cert_file, key_file, connect_timeout, timeout, stall_timeout (seconds),
---- max_connections, docker_config (false to ignore ~/.docker/config.json).
+--- max_connections, docker_config (false to ignore ~/.docker/config.json),
+--- retry ({attempts, base, max} for transient failures, or false for none).
 function M.registry(name, opts)
   assert(type(name) == "string", "isync.registry: a host name is needed")
   opts = opts or {}
@@ -46,7 +48,9 @@ function M.registry(name, opts)
     if creds then copts.username, copts.password = creds.username, creds.password end
   end
   copts.docker_config = nil
-  local self = setmetatable({ name = name, hub = is_hub(name), core = core.registry(name, copts) }, Registry)
+  copts.retry = nil
+  local self = setmetatable({ name = name, hub = is_hub(name), core = core.registry(name, copts),
+    retry = retry.policy(opts.retry), stats = { requests = 0, retries = 0 } }, Registry)
   self.plain_http = copts.plain_http and true or false
   return self
 end
@@ -57,60 +61,71 @@ function Registry:repo(name)
   return name
 end
 
-local function call(op, reg, args)
-  return sched.await(core.submit(op, reg, args))
+--- The hook told of every retry: function(registry, op, message, code, delay, attempt).
+M.on_retry = nil
+
+-- One operation with the registry's retry policy: transient failures are tried again after
+-- a backoff (or Retry-After), inside a task without blocking the others.
+local function call_reg(self, op, args)
+  return retry.call(self.retry, sched.sleep, function(err, code, delay, attempt)
+    self.stats.retries = self.stats.retries + 1
+    if M.on_retry then M.on_retry(self, op, err, code, delay, attempt) end
+  end, function()
+    self.stats.requests = self.stats.requests + 1
+    return sched.await(core.submit(op, self.core, args))
+  end)
 end
 
 --- Checks that the registry answers and the credentials are accepted.
-function Registry:ping() return call("ping", self.core, {}) end
+function Registry:ping() return call_reg(self, "ping", {}) end
 
 --- All tags of a repository, following Link pagination. A missing repository has none.
 function Registry:tags(repo, opts)
-  return call("tags", self.core, { repo = self:repo(repo), page_size = opts and opts.page_size })
+  return call_reg(self, "tags", { repo = self:repo(repo), page_size = opts and opts.page_size })
 end
 
 --- Every repository name the registry lists (GET /v2/_catalog, paged). Many public
 --- registries disable it: then nil, message, code.
 function Registry:catalog(opts)
-  return call("catalog", self.core, { page_size = opts and opts.page_size })
+  return call_reg(self, "catalog", { page_size = opts and opts.page_size })
 end
 
 --- GET a manifest by tag or digest: {bytes, media_type, digest, size}.
 function Registry:manifest(repo, ref)
-  return call("manifest_get", self.core, { repo = self:repo(repo), ref = ref })
+  return call_reg(self, "manifest_get", { repo = self:repo(repo), ref = ref })
 end
 
 --- HEAD a manifest: {digest, media_type, size}, or false when it is not there.
 function Registry:head(repo, ref)
-  return call("manifest_head", self.core, { repo = self:repo(repo), ref = ref })
+  return call_reg(self, "manifest_head", { repo = self:repo(repo), ref = ref })
 end
 
 --- PUT manifest bytes exactly as given under a tag or digest; returns the digest.
 function Registry:put_manifest(repo, ref, bytes, media_type)
   if type(bytes) == "table" then bytes, media_type = bytes.bytes, media_type or bytes.media_type end
   assert(type(bytes) == "string" and type(media_type) == "string", "put_manifest: bytes and media_type are needed")
-  return call("manifest_put", self.core, { repo = self:repo(repo), ref = ref, data = bytes, media_type = media_type })
+  return call_reg(self, "manifest_put", { repo = self:repo(repo), ref = ref, data = bytes, media_type = media_type })
 end
 
 --- HEAD a blob: its size, or false when absent.
 function Registry:blob_exists(repo, digest)
-  return call("blob_head", self.core, { repo = self:repo(repo), digest = digest })
+  return call_reg(self, "blob_head", { repo = self:repo(repo), digest = digest })
 end
 
 --- Cross-repository mount within this registry: true when mounted, false when the
 --- registry declined (then upload instead).
 function Registry:mount(repo, digest, from_repo)
-  return call("blob_mount", self.core, { repo = self:repo(repo), digest = digest, from = self:repo(from_repo) })
+  return call_reg(self, "blob_mount", { repo = self:repo(repo), digest = digest, from = self:repo(from_repo) })
 end
 
 --- GET a small blob into memory (a config), verified against its digest.
 function Registry:blob(repo, digest, opts)
-  return call("blob_get", self.core, { repo = self:repo(repo), digest = digest, max_size = opts and opts.max_size })
+  return call_reg(self, "blob_get", { repo = self:repo(repo), digest = digest, max_size = opts and opts.max_size })
 end
 
 --- Upload bytes as a blob; returns its digest.
 function Registry:put_blob(repo, bytes)
-  return call("blob_put", self.core, { repo = self:repo(repo), data = bytes })
+  return call_reg(self, "blob_put", { repo = self:repo(repo), data = bytes })
 end
 
 --- Streams one blob from src_reg/src_repo into this registry's repo; returns bytes moved.
@@ -118,7 +133,7 @@ end
 --- one PUT), buffer_size (ring, default 4 MiB).
 function Registry:copy_blob_from(src_reg, src_repo, digest, repo, opts)
   opts = opts or {}
-  return call("blob_copy", self.core, {
+  return call_reg(self, "blob_copy", {
     repo = self:repo(repo), digest = digest, source = src_reg.core, from = src_reg:repo(src_repo),
     size = opts.size, chunk_size = opts.chunk_size, buffer_size = opts.buffer_size,
   })

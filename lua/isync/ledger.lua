@@ -1,0 +1,122 @@
+-- isync.ledger: what this machine knows about destinations, kept across runs.
+--
+-- Facts: blob D is in repository R of registry B; image B/R:ref was synced at digest D.
+-- They save requests (a blob known present is not HEADed) and pick mount sources (a blob
+-- known in another repository of the same registry is mounted). They are hints, never
+-- trusted blindly: a manifest PUT that says a blob is missing makes the caller forget the
+-- facts and check for real. On disk it is an append-only log (isync.core ledger), so a
+-- crash loses at most the last record, and a torn record is ignored on load.
+local core = require "isync.core"
+
+local M = {}
+local Ledger = {}
+Ledger.__index = Ledger
+
+local SEP = "\t"
+
+local function default_path()
+  local state = os.getenv("XDG_STATE_HOME")
+  if not state or state == "" then state = (os.getenv("HOME") or ".") .. "/.local/state" end
+  return state .. "/isync/ledger"
+end
+M.default_path = default_path
+
+local function mkdir_p(dir)
+  -- directories only; the path is quoted, nothing secret is in it
+  return os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "' 2>/dev/null")
+end
+
+--- Opens (creating) the ledger at path (default: $XDG_STATE_HOME/isync/ledger).
+--- Returns the ledger, or nil, message, "LEDGER".
+function M.open(path)
+  path = path or default_path()
+  local dir = path:match("^(.*)/[^/]*$")
+  if dir and dir ~= "" then mkdir_p(dir) end
+  local file, err, code = core.ledger_open(path)
+  if not file then return nil, err, code end
+  local self = setmetatable({ path = path, file = file, blobs = {}, images = {}, live = 0, skipped = 0 }, Ledger)
+  local records, skipped = file:load()
+  if not records then return nil, skipped, "LEDGER" end
+  self.skipped = skipped
+  for _, rec in ipairs(records) do self:_apply(rec) end
+  return self
+end
+
+function Ledger:_apply(rec)
+  local kind, a, b, c = rec:match("^(%a)\t([^\t]*)\t([^\t]*)\t?([^\t]*)$")
+  if kind == "B" then         -- B base repo digest
+    self.blobs[a] = self.blobs[a] or {}
+    local repos = self.blobs[a][c] or {}
+    self.blobs[a][c] = repos
+    if not repos[b] then repos[b] = true; self.live = self.live + 1 end
+  elseif kind == "F" then     -- F base repo digest: forget
+    local repos = self.blobs[a] and self.blobs[a][c]
+    if repos and repos[b] then repos[b] = nil; self.live = self.live - 1 end
+  elseif kind == "I" then     -- I base/repo:ref digest
+    if not self.images[a] then self.live = self.live + 1 end
+    self.images[a] = b
+  end
+end
+
+function Ledger:_record(rec)
+  self:_apply(rec)
+  local ok, err = self.file:append(rec)
+  if not ok then error(err, 0) end   -- a ledger that cannot be written must stop the run
+end
+
+function Ledger:has_blob(base, repo, digest)
+  local repos = self.blobs[base] and self.blobs[base][digest]
+  return repos and repos[repo] or false
+end
+
+--- Repositories of registry base known to hold digest (mount sources).
+function Ledger:blob_repos(base, digest)
+  local out = {}
+  for repo in pairs((self.blobs[base] or {})[digest] or {}) do out[#out + 1] = repo end
+  table.sort(out)
+  return out
+end
+
+function Ledger:add_blob(base, repo, digest)
+  if not self:has_blob(base, repo, digest) then self:_record(table.concat({ "B", base, repo, digest }, SEP)) end
+end
+
+function Ledger:forget_blob(base, repo, digest)
+  if self:has_blob(base, repo, digest) then self:_record(table.concat({ "F", base, repo, digest }, SEP)) end
+end
+
+function Ledger:image(key) return self.images[key] end
+
+function Ledger:set_image(key, digest)
+  if self.images[key] ~= digest then self:_record(table.concat({ "I", key, digest }, SEP)) end
+end
+
+--- The live facts, one record each (for compaction).
+function Ledger:_snapshot()
+  local out = {}
+  for base, digests in pairs(self.blobs) do
+    for digest, repos in pairs(digests) do
+      for repo in pairs(repos) do out[#out + 1] = table.concat({ "B", base, repo, digest }, SEP) end
+    end
+  end
+  for key, digest in pairs(self.images) do out[#out + 1] = table.concat({ "I", key, digest }, SEP) end
+  table.sort(out)
+  return out
+end
+
+--- Flushes to disk; rewrites the file when it holds far more records than live facts.
+function Ledger:sync()
+  if self.file:appended() > 1000 and self.file:appended() > 2 * self.live then
+    local ok, err = self.file:compact(self:_snapshot())
+    if not ok then return nil, err, "LEDGER" end
+    return true
+  end
+  return self.file:sync()
+end
+
+function Ledger:close()
+  if self.file then self:sync(); self.file:close(); self.file = nil end
+end
+
+M.Ledger = Ledger
+return M

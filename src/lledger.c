@@ -1,0 +1,118 @@
+/* lledger.c - Lua glue for the ledger file: core.ledger_open(path) -> isync.Ledger. */
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdlib.h>
+#include "ledger.h"
+
+#define LEDGER_MT "isync.Ledger"
+
+typedef struct { isync_ledger *l; } lledger;
+
+static isync_ledger *check_open(lua_State *L) {
+  lledger *ll = luaL_checkudata(L, 1, LEDGER_MT);
+  if (!ll->l) luaL_error(L, "ledger is closed");
+  return ll->l;
+}
+
+static int fail(lua_State *L, const char *err) {
+  lua_pushnil(L);
+  lua_pushstring(L, err);
+  lua_pushstring(L, "LEDGER");
+  return 3;
+}
+
+/* core.ledger_open(path) -> Ledger | nil, message, "LEDGER" */
+static int l_open(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  lledger *ll = lua_newuserdatauv(L, sizeof *ll, 0);
+  ll->l = NULL;
+  luaL_setmetatable(L, LEDGER_MT);
+  char err[512];
+  ll->l = isync_ledger_open(path, err, sizeof err);
+  if (!ll->l) return fail(L, err);
+  return 1;
+}
+
+static void push_record(void *ud, const char *payload, size_t n) {
+  lua_State *L = ud;
+  lua_pushlstring(L, payload, n);
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+}
+
+/* ledger:load() -> {payload...}, skipped */
+static int m_load(lua_State *L) {
+  isync_ledger *l = check_open(L);
+  lua_newtable(L);
+  char err[512];
+  int skipped = isync_ledger_load(l, push_record, L, err, sizeof err);
+  if (skipped < 0) return fail(L, err);
+  lua_pushinteger(L, skipped);
+  return 2;
+}
+
+static int m_append(lua_State *L) {
+  isync_ledger *l = check_open(L);
+  size_t n;
+  const char *p = luaL_checklstring(L, 2, &n);
+  char err[512];
+  if (isync_ledger_append(l, p, n, err, sizeof err) != 0) return fail(L, err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int m_sync(lua_State *L) {
+  char err[512];
+  if (isync_ledger_sync(check_open(L), err, sizeof err) != 0) return fail(L, err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* ledger:compact({payload...}) */
+static int m_compact(lua_State *L) {
+  isync_ledger *l = check_open(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  size_t count = (size_t)lua_rawlen(L, 2);
+  const char **ps = calloc(count + 1, sizeof *ps);
+  size_t *ls = calloc(count + 1, sizeof *ls);
+  if (!ps || !ls) { free(ps); free(ls); return luaL_error(L, "out of memory"); }
+  for (size_t i = 0; i < count; i++) {
+    lua_rawgeti(L, 2, (lua_Integer)i + 1);
+    ps[i] = lua_tolstring(L, -1, &ls[i]);   /* the table keeps the strings alive */
+    lua_pop(L, 1);
+    if (!ps[i]) { free(ps); free(ls); return luaL_error(L, "compact: record %d is not a string", (int)i + 1); }
+  }
+  char err[512];
+  int rc = isync_ledger_compact(l, ps, ls, count, err, sizeof err);
+  free(ps);
+  free(ls);
+  if (rc != 0) return fail(L, err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int m_appended(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)isync_ledger_appended(check_open(L)));
+  return 1;
+}
+
+static int m_close(lua_State *L) {
+  lledger *ll = luaL_checkudata(L, 1, LEDGER_MT);
+  if (ll->l) { isync_ledger_close(ll->l); ll->l = NULL; }
+  return 0;
+}
+
+void isync_open_ledger(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"load", m_load}, {"append", m_append}, {"sync", m_sync}, {"compact", m_compact},
+    {"appended", m_appended}, {"close", m_close}, {NULL, NULL},
+  };
+  if (luaL_newmetatable(L, LEDGER_MT)) {
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, m_close); lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, m_close); lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_open);
+  lua_setfield(L, -2, "ledger_open");
+}
