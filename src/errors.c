@@ -10,7 +10,7 @@ const char *const isync_codes[] = {
   /* transport and client-side codes */
   "TIMEOUT", "TLS", "CONNECT", "NETWORK", "DIGEST_MISMATCH", "SIZE_MISMATCH", "CANCELED",
   "TOO_LARGE", "PROTOCOL", "SERVER_ERROR", "NOT_FOUND", "HTTP_ERROR", "BAD_MANIFEST",
-  "INTERNAL", "LEDGER",
+  "INTERNAL", "LEDGER", "PLATFORM",
   NULL,
 };
 

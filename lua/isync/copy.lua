@@ -4,14 +4,17 @@
 --
 -- Blobs already at the destination are skipped, blobs that live in another repository
 -- of the destination registry are mounted, the rest are streamed (never touching disk).
--- A blob wanted by several copies at once is transferred once.
+-- A blob wanted by several copies at once is transferred once. With a ledger, blobs it
+-- knows are present are not asked about again, and its facts pick mount sources; when the
+-- registry then says a blob is missing after all, the facts are dropped and checked for real.
 local sched = require "isync.sched"
 local manifest = require "isync.manifest"
+local platform = require "isync.platform"
 
 local M = {}
 
-local inflight = {}   -- "registry|repo|digest" -> task moving that blob now
-local known = {}      -- destination base URL -> digest -> { repo = true } (mount sources)
+local inflight = {}   -- "base|repo|digest" -> task moving that blob now
+local known = {}      -- destination base URL -> digest -> { repo = true } (this process)
 
 -- Failures of the world travel as {msg, code} errors through the task tree and come out
 -- of M.image as nil, msg, code. Anything else raised is a bug and propagates as is.
@@ -23,55 +26,63 @@ local function check(v, msg, code) if v == nil then fail(msg, code) end return v
 
 local function base_of(reg) return reg:info().base end
 
-local function remember(reg, repo, digest)
-  local b = base_of(reg)
+local function remember(ctx, dst, repo, digest)
+  local b = base_of(dst)
   known[b] = known[b] or {}
   known[b][digest] = known[b][digest] or {}
   known[b][digest][repo] = true
+  if ctx.ledger and not ctx.dry_run then ctx.ledger:add_blob(b, repo, digest) end
 end
 
 -- Mount sources to try for digest at dst: the source repository when both sides are the
--- same registry, then repositories where this process has seen the blob.
-local function mount_sources(src, src_repo, dst, dst_repo, digest)
+-- same registry, then repositories where this process or the ledger has seen the blob.
+local function mount_sources(ctx, src, src_repo, dst, dst_repo, digest)
   local out, seen = {}, { [dst_repo] = true }
-  if base_of(src) == base_of(dst) and not seen[src_repo] then out[#out + 1] = src_repo; seen[src_repo] = true end
-  for repo in pairs((known[base_of(dst)] or {})[digest] or {}) do
-    if not seen[repo] and #out < 3 then out[#out + 1] = repo; seen[repo] = true end
-  end
+  local function add(repo) if not seen[repo] and #out < 3 then out[#out + 1] = repo; seen[repo] = true end end
+  if base_of(src) == base_of(dst) then add(src_repo) end
+  for repo in pairs((known[base_of(dst)] or {})[digest] or {}) do add(repo) end
+  if ctx.ledger then for _, repo in ipairs(ctx.ledger:blob_repos(base_of(dst), digest)) do add(repo) end end
   return out
 end
 
-local function move_blob(src, src_repo, dst, dst_repo, b, opts)
+local function move_blob(ctx, b, trust_ledger)
+  local src, dst = ctx.src, ctx.dst
+  local src_repo, dst_repo = src:repo(ctx.src_repo), dst:repo(ctx.dst_repo)
+  if trust_ledger and ctx.ledger and ctx.ledger:has_blob(base_of(dst), dst_repo, b.digest) then
+    return "skipped", 0
+  end
   local have, err, code = dst:blob_exists(dst_repo, b.digest)
   if have == nil then return nil, err, code end
-  if have then remember(dst, dst_repo, b.digest); return "skipped", 0 end
-  for _, from in ipairs(mount_sources(src, dst:repo(src_repo), dst, dst_repo, b.digest)) do
-    local mounted = dst:mount(dst_repo, b.digest, from)
-    if mounted then remember(dst, dst_repo, b.digest); return "mounted", 0 end
+  if have then remember(ctx, dst, dst_repo, b.digest); return "skipped", 0 end
+  local sources = mount_sources(ctx, src, src_repo, dst, dst_repo, b.digest)
+  if ctx.dry_run then return (#sources > 0 and "mounted" or "copied"), (#sources > 0 and 0 or (b.size or 0)) end
+  for _, from in ipairs(sources) do
+    if dst:mount(dst_repo, b.digest, from) then remember(ctx, dst, dst_repo, b.digest); return "mounted", 0 end
   end
+  if ctx.blob_sem then ctx.blob_sem:acquire(b.size or 0) end
   local n
   n, err, code = dst:copy_blob_from(src, src_repo, b.digest, dst_repo,
-    { size = b.size, chunk_size = opts.chunk_size, buffer_size = opts.buffer_size })
+    { size = b.size, chunk_size = ctx.opts.chunk_size, buffer_size = ctx.opts.buffer_size })
+  if ctx.blob_sem then ctx.blob_sem:release() end
   if not n then return nil, err, code end
-  remember(dst, dst_repo, b.digest)
+  remember(ctx, dst, dst_repo, b.digest)
   return "copied", n
 end
 
---- Makes sure blob b ({digest, size}) is in dst_repo. Returns "skipped" | "mounted" |
---- "copied", bytes moved; or nil, message, code.
-function M.blob(src, src_repo, dst, dst_repo, b, opts)
-  opts = opts or {}
-  local key = base_of(dst) .. "|" .. dst:repo(dst_repo) .. "|" .. b.digest
+--- Makes sure blob b ({digest, size}) is in the destination of ctx. Returns "skipped" |
+--- "mounted" | "copied", bytes moved; or nil, message, code. Shared by concurrent copies.
+local function blob(ctx, b, trust_ledger)
+  local key = base_of(ctx.dst) .. "|" .. ctx.dst:repo(ctx.dst_repo) .. "|" .. b.digest
   local t = inflight[key]
-  if t then
+  if t and not ctx.dry_run then
     local how, n, code = sched.wait(t)
     if how then return "skipped", 0 end   -- another copy moved it: nothing moved for us
     return how, n, code
   end
-  t = sched.spawn(move_blob, src, src_repo, dst, dst_repo, b, opts)
+  t = sched.spawn(move_blob, ctx, b, trust_ledger)
   inflight[key] = t
   local ok, how, n, code = pcall(sched.wait, t)
-  inflight[key] = nil
+  if inflight[key] == t then inflight[key] = nil end
   if not ok then error(how, 0) end
   return how, n, code
 end
@@ -83,24 +94,24 @@ end
 
 local copy_tree
 
-local function copy_image_manifest(ctx, m, doc, push_ref, label)
-  local blobs, err = manifest.blobs(doc)
-  if not blobs then fail(label .. ": corrupt manifest: " .. err, "BAD_MANIFEST") end
-  -- the largest first: the long transfers start early and the small ones fill the gaps
-  table.sort(blobs, function(a, b) return (a.size or 0) > (b.size or 0) end)
+local function copy_blobs(ctx, blobs, trust_ledger)
   sched.map(blobs, ctx.opts.blob_concurrency or 4, function(b)
     if b.foreign then ctx.stats.blobs_foreign = ctx.stats.blobs_foreign + 1; return end
-    local how, n, code = M.blob(ctx.src, ctx.src_repo, ctx.dst, ctx.dst_repo, b, ctx.opts)
+    local how, n, code = blob(ctx, b, trust_ledger)
     if not how then fail(n, code) end
     local k = "blobs_" .. how
     ctx.stats[k] = ctx.stats[k] + 1
     ctx.stats.bytes = ctx.stats.bytes + n
+    if ctx.on_bytes and n > 0 then ctx.on_bytes(n) end
   end)
 end
 
-local function copy_index(ctx, doc, label)
-  local children, err = manifest.children(doc)
-  if not children then fail(label .. ": corrupt index: " .. err, "BAD_MANIFEST") end
+local function push(ctx, push_ref, bytes, media_type, label)
+  if ctx.dry_run then return end
+  return ctx.dst:put_manifest(ctx.dst_repo, push_ref, bytes, media_type)
+end
+
+local function copy_index(ctx, children, label)
   sched.map(children, ctx.opts.manifest_concurrency or 4, function(c)
     -- a manifest the destination has is complete there: registries accept a manifest only
     -- once every blob and child it names is present
@@ -116,25 +127,68 @@ local function copy_index(ctx, doc, label)
 end
 
 -- Copies manifest m (already fetched) and everything under it, then pushes it as push_ref.
-copy_tree = function(ctx, m, push_ref, label)
+copy_tree = function(ctx, m, push_ref, label, top)
   local doc, err = manifest.decode(m.bytes)
   if not doc then fail(label .. ": corrupt manifest: " .. err, "BAD_MANIFEST") end
   local kind, kerr = manifest.kind(m.media_type, doc)
+  local bytes, media_type = m.bytes, manifest.push_type(m.media_type, doc, kind)
+  local blobs
   if kind == "schema1" then
     fail(label .. ": Docker schema 1 manifests are deprecated and not supported", "UNSUPPORTED")
   elseif kind == "index" then
-    copy_index(ctx, doc, label)
+    if top and ctx.filter then
+      local note
+      bytes, note = platform.filter_index(ctx.filter, m.bytes)
+      if not bytes then fail(label .. ": " .. note, "PLATFORM") end
+      if note then
+        ctx.note = note
+        doc = manifest.decode(bytes)
+      end
+    end
+    local children, cerr = manifest.children(doc)
+    if not children then fail(label .. ": corrupt index: " .. cerr, "BAD_MANIFEST") end
+    copy_index(ctx, children, label)
   elseif kind == "image" then
-    copy_image_manifest(ctx, m, doc, push_ref, label)
+    local berr
+    blobs, berr = manifest.blobs(doc)
+    if not blobs then fail(label .. ": corrupt manifest: " .. berr, "BAD_MANIFEST") end
+    -- the largest first: the long transfers start early and the small ones fill the gaps
+    table.sort(blobs, function(a, b) return (a.size or 0) > (b.size or 0) end)
+    copy_blobs(ctx, blobs, true)
   else
     fail(label .. ": " .. kerr, "BAD_MANIFEST")
   end
-  local digest, perr, pcode = ctx.dst:put_manifest(ctx.dst_repo, push_ref, m.bytes, manifest.push_type(m.media_type, doc, kind))
+  if ctx.dry_run then
+    ctx.stats.manifests_pushed = ctx.stats.manifests_pushed + 1
+    return m.digest
+  end
+  local digest, perr, pcode = push(ctx, push_ref, bytes, media_type, label)
+  if not digest and pcode == "MANIFEST_BLOB_UNKNOWN" and blobs and ctx.ledger then
+    -- the ledger was wrong about a blob: forget what it said, check every blob, try again
+    local base, repo = base_of(ctx.dst), ctx.dst:repo(ctx.dst_repo)
+    for _, b in ipairs(blobs) do ctx.ledger:forget_blob(base, repo, b.digest) end
+    ctx.stale_ledger = true
+    copy_blobs(ctx, blobs, false)
+    digest, perr, pcode = push(ctx, push_ref, bytes, media_type, label)
+  end
   if not digest then fail(perr, pcode) end
-  if digest ~= m.digest then
-    fail(label .. ": destination digest " .. digest .. " differs from the source's " .. m.digest, "DIGEST_MISMATCH")
+  local want = bytes == m.bytes and m.digest or require("isync.core").digest(bytes)
+  if digest ~= want then
+    fail(label .. ": destination digest " .. digest .. " differs from the source's " .. want, "DIGEST_MISMATCH")
   end
   ctx.stats.manifests_pushed = ctx.stats.manifests_pushed + 1
+  return digest
+end
+
+-- With a platform filter, a single-platform image is copied only when its config matches.
+local function platform_of_image(ctx, m)
+  local doc = manifest.decode(m.bytes)
+  if not doc or type(doc.config) ~= "table" then return nil end
+  local cfg = ctx.src:blob(ctx.src_repo, doc.config.digest, { max_size = 4 * 1024 * 1024 })
+  if not cfg then return nil end
+  local c = require("isync.json").decode(cfg)
+  if type(c) ~= "table" then return nil end
+  return { os = c.os, architecture = c.architecture, variant = c.variant, ["os.version"] = c["os.version"] }
 end
 
 local function image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
@@ -142,29 +196,53 @@ local function image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
   dst_repo = dst_repo or src_repo
   dst_ref = dst_ref or ref
   local label = src.name .. "/" .. src:repo(src_repo) .. (ref:find(":", 1, true) and "@" or ":") .. ref
-  local ctx = { src = src, src_repo = src_repo, dst = dst, dst_repo = dst_repo, opts = opts, stats = new_stats() }
-  local started = sched.current() and require("isync.core").monotime()
+  local ctx = { src = src, src_repo = src_repo, dst = dst, dst_repo = dst_repo, opts = opts, stats = new_stats(),
+                ledger = opts.ledger, blob_sem = opts.blob_sem, dry_run = opts.dry_run, filter = opts.platforms,
+                on_bytes = opts.on_bytes }
+  local key = base_of(dst) .. "/" .. dst:repo(dst_repo) .. (dst_ref:find(":", 1, true) and "@" or ":") .. dst_ref
   -- HEAD both sides first: an unchanged image costs two HEADs and no GET (pull quotas)
-  if not opts.force then
-    local sh = check(src:head(src_repo, ref))
-    if not sh then fail(label .. ": manifest unknown", "MANIFEST_UNKNOWN") end
-    if sh.digest then
-      local dh = check(dst:head(dst_repo, dst_ref))
-      if dh and dh.digest == sh.digest then
-        return { status = "skipped", digest = sh.digest, media_type = sh.media_type, stats = ctx.stats }
-      end
+  local sh = check(src:head(src_repo, ref))
+  if not sh then fail(label .. ": manifest unknown", "MANIFEST_UNKNOWN") end
+  if not opts.force and sh.digest and not ctx.filter then
+    local dh = check(dst:head(dst_repo, dst_ref))
+    if dh and dh.digest == sh.digest then
+      if ctx.ledger and not ctx.dry_run then ctx.ledger:set_image(key, sh.digest) end
+      return { status = "skipped", digest = sh.digest, source_digest = sh.digest, media_type = sh.media_type, stats = ctx.stats }
     end
   end
   local m = check(src:manifest(src_repo, ref))
-  copy_tree(ctx, m, dst_ref, label)
-  return { status = "copied", digest = m.digest, media_type = m.media_type, stats = ctx.stats,
-           seconds = started and (require("isync.core").monotime() - started) or nil }
+  if ctx.filter then
+    local doc = manifest.decode(m.bytes)
+    local kind = doc and manifest.kind(m.media_type, doc)
+    if kind == "image" then
+      local p = platform_of_image(ctx, m)
+      if p and not platform.matches(ctx.filter, p) then
+        return { status = "skipped", digest = m.digest, source_digest = m.digest, stats = ctx.stats,
+                 reason = ("platform %s/%s is not selected (%s)"):format(p.os, p.architecture, platform.describe(ctx.filter)) }
+      end
+    elseif kind == "index" and not opts.force then
+      -- compare against what we would push: the filtered index
+      local filtered = platform.filter_index(ctx.filter, m.bytes)
+      local want = filtered and require("isync.core").digest(filtered)
+      local dh = want and check(dst:head(dst_repo, dst_ref))
+      if dh and dh.digest == want then
+        return { status = "skipped", digest = want, source_digest = m.digest, stats = ctx.stats }
+      end
+    end
+  end
+  local digest = copy_tree(ctx, m, dst_ref, label, true)
+  if ctx.ledger and not ctx.dry_run then ctx.ledger:set_image(key, digest) end
+  return { status = ctx.dry_run and "would copy" or "copied", digest = digest, source_digest = m.digest,
+           media_type = m.media_type, stats = ctx.stats, note = ctx.note, stale_ledger = ctx.stale_ledger }
 end
 
 --- Copies src/src_repo:ref to dst/dst_repo:dst_ref (dst_repo defaults to src_repo, dst_ref
---- to ref). opts: force (copy even when the destination digest matches), blob_concurrency,
---- manifest_concurrency, chunk_size, buffer_size.
---- Returns {status = "copied"|"skipped", digest, media_type, stats}, or nil, message, code.
+--- to ref). opts: force (copy even when the destination digest matches), dry_run (write
+--- nothing, count what would move), ledger (isync.ledger), platforms (isync.platform filter),
+--- blob_sem (a shared semaphore bounding blob transfers), blob_concurrency,
+--- manifest_concurrency, chunk_size, buffer_size, on_bytes(n).
+--- Returns {status = "copied"|"skipped"|"would copy", digest, source_digest, media_type,
+--- stats, note, reason}, or nil, message, code.
 function M.image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
   if not sched.current() then
     return sched.run(M.image, src, src_repo, ref, dst, dst_repo, dst_ref, opts)

@@ -185,11 +185,16 @@ function M.semaphore(n)
   return setmetatable({ free = n, queue = {} }, Sem)
 end
 
-function Sem:acquire()
+--- Waits for a unit. Waiters with a higher priority (default 0) are served first, equal
+--- priorities in arrival order (blob copies pass their size: the largest start first).
+function Sem:acquire(priority)
   if self.free > 0 then self.free = self.free - 1; return end
   local me = M.current()
   if me and coroutine.isyieldable() then
-    table.insert(self.queue, me)
+    priority = priority or 0
+    local q, pos = self.queue, #self.queue + 1
+    while pos > 1 and q[pos - 1].priority < priority do pos = pos - 1 end
+    table.insert(q, pos, { task = me, priority = priority })
     coroutine.yield(SEM)          -- release() hands its unit straight to us
   elseif not in_loop then
     M.run_until(function() return self.free > 0 end)
@@ -201,7 +206,7 @@ end
 
 function Sem:release()
   local nxt = table.remove(self.queue, 1)
-  if nxt then push_ready(nxt) else self.free = self.free + 1 end
+  if nxt then push_ready(nxt.task) else self.free = self.free + 1 end
 end
 
 --- Calls fn(item, i) for every item with at most n running at once; returns results in order.
