@@ -149,6 +149,7 @@ static size_t put_read(isync_http *h, char *p, size_t n) {
   isync_ring_read(&bc->ring, p, (size_t)k);
   bc->sent += k;
   bc->chunk_sent += k;
+  isync_count_uploaded(k);
   if (bc->get_paused && bc->get) { bc->get_paused = 0; isync_http_unpause(bc->get); }
   return (size_t)k;
 }

@@ -2,6 +2,7 @@
 #include "engine.h"
 #include "job.h"
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -235,6 +236,10 @@ void isync_engine_untrack(isync_engine *e, isync_job *j) {
 }
 
 int isync_engine_stopping(const isync_engine *e) { return e->stopping; }
+
+static atomic_llong g_uploaded;
+long long isync_bytes_uploaded(void) { return atomic_load(&g_uploaded); }
+void isync_count_uploaded(long long n) { atomic_fetch_add(&g_uploaded, n); }
 
 /* ---------------- queues ---------------- */
 

@@ -87,4 +87,8 @@ void isync_engine_track(isync_engine *e, isync_job *j);
 void isync_engine_untrack(isync_engine *e, isync_job *j);
 int isync_engine_stopping(const isync_engine *e);
 
+/* Blob bytes handed to uploads by every engine of the process (progress display). */
+long long isync_bytes_uploaded(void);
+void isync_count_uploaded(long long n);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "digest.h"
 #include "engine.h"
 #include "errors.h"
@@ -387,6 +388,16 @@ static int l_monotime(lua_State *L) {
   return 1;
 }
 
+static int l_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
+static int l_bytes_uploaded(lua_State *L) {
+  lua_pushinteger(L, isync_bytes_uploaded());
+  return 1;
+}
+
 /* core.stop() stops the engine now, cancelling running transfers (Ctrl-C path). */
 static int l_stop(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
@@ -404,7 +415,7 @@ int luaopen_isync_core(lua_State *L) {
     {"registry", l_registry}, {"submit", l_submit}, {"poll", l_poll}, {"wait", l_wait},
     {"parse_ref", l_parse_ref}, {"digest", l_digest}, {"digest_valid", l_digest_valid},
     {"repo_valid", l_repo_valid}, {"tag_valid", l_tag_valid}, {"monotime", l_monotime},
-    {"stop", l_stop}, {NULL, NULL},
+    {"stop", l_stop}, {"isatty", l_isatty}, {"bytes_uploaded", l_bytes_uploaded}, {NULL, NULL},
   };
   if (luaL_newmetatable(L, REGISTRY_MT)) {
     luaL_newlib(L, reg_methods);

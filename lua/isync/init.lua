@@ -139,9 +139,22 @@ function Registry:copy_blob_from(src_reg, src_repo, digest, repo, opts)
   })
 end
 
-function Registry:info() return self.core:info() end
+function Registry:info()
+  self._info = self._info or self.core:info()
+  return self._info
+end
+
+--- A reference for plans: registry:ref("app/web", "v1") (a tag or a digest).
+function Registry:ref(repo, ref)
+  return { registry = self, repo = self:repo(repo), ref = ref }
+end
 
 M.Registry = Registry
+
+--- A sync plan over (source, destination) pairs; see isync.plan.
+function M.plan(opts) return require("isync.plan").new(opts) end
+M.ledger = function(path) return require("isync.ledger").open(path) end
+M.platforms = function(os_list, arch_list) return require("isync.platform").filter(os_list, arch_list) end
 
 --- Copies one image (tag or digest), every platform, digests preserved. See isync.copy.
 function M.copy(src, src_repo, ref, dst, dst_repo, dst_ref, opts)

@@ -11,8 +11,7 @@
 -- consume a whole UTF-8 sequence), but case folding is ASCII only and \p{..} is rejected.
 local M = {}
 
-local byte, sub, find, char = string.byte, string.sub, string.find, string.char
-local concat = table.concat
+local byte, sub, find = string.byte, string.sub, string.find
 
 local MAX_REPEAT = 1000      -- Go's limit for {n,m}, also for nested products
 local MAX_DEPTH = 1000       -- Go's nesting limit
@@ -31,10 +30,7 @@ end
 
 local function show(pattern)
   -- keep the message on one line whatever the pattern holds
-  return (pattern:gsub("[%c\"\\]", function(c)
-    if c == '"' or c == "\\" then return c end
-    return string.format("\\x%02x", byte(c))
-  end))
+  return (pattern:gsub("%c", function(c) return string.format("\\x%02x", byte(c)) end))
 end
 
 local function message(pattern, e)
@@ -140,12 +136,13 @@ local function class_union(dst, src)
   for _, v in ipairs(src.ranges) do d[#d + 1] = v end
 end
 
--- Go's perl_groups.go: ASCII-only, \s is [\t\n\f\r ] (no \v).
-local PERL = {
-  d = { 48, 57 },
-  s = { 9, 10, 12, 13, 32, 32 },
-  w = { 48, 57, 65, 90, 95, 95, 97, 122 },
-}
+-- Go's perl_groups.go: ASCII-only, \s is [\t\n\f\r ] (no \v). Keyed by the escaped byte.
+local PERL = {}
+for name, ranges in pairs({ d = { 48, 57 }, s = { 9, 10, 12, 13, 32, 32 },
+                            w = { 48, 57, 65, 90, 95, 95, 97, 122 } }) do
+  PERL[byte(name)] = { ranges, false }
+  PERL[byte(name:upper())] = { ranges, true }
+end
 local POSIX = {
   alnum = { 48, 57, 65, 90, 97, 122 },
   alpha = { 65, 90, 97, 122 },
@@ -197,6 +194,8 @@ local function literal(cp, flags)
   return { op = "cat", list = list }
 end
 
+local C_ESCAPES = { [97] = 7, [102] = 12, [110] = 10, [114] = 13, [116] = 9, [118] = 11 }  -- \a\f\n\r\t\v
+
 -- Go's parseEscape: returns the code point and the index after the escape.
 local function parse_escape(s, i)
   local n = #s
@@ -240,8 +239,7 @@ local function parse_escape(s, i)
     if not (x and y) then fail("invalid escape sequence", sub(s, i, math.min(j + 1, n))) end
     return x * 16 + y, j + 2
   end
-  local simple = { [97] = 7, [102] = 12, [110] = 10, [114] = 13, [116] = 9, [118] = 11 }
-  if simple[c] then return simple[c], j end
+  if C_ESCAPES[c] then return C_ESCAPES[c], j end
   fail("invalid escape sequence", sub(s, i, j - 1))
 end
 
@@ -278,9 +276,9 @@ local function parse_class(s, i, flags)
     if not done and c == 92 then
       local d = byte(s, i + 1)
       if d == 112 or d == 80 then unicode_class_error(s, i) end
-      local lower = d and (d | 32)
-      if d and PERL[char(lower)] and (lower == d or d == lower - 32) then
-        class_add_group(cls, PERL[char(lower)], d ~= lower, fold)
+      local g = PERL[d]
+      if g then
+        class_add_group(cls, g[1], g[2], fold)
         i, done = i + 2, true
       end
     end
@@ -482,7 +480,6 @@ function parse_seq(p, flags, depth)
     elseif c == 92 then                              -- '\'
       local d = byte(s, i + 1)
       local kind = d and ({ [65] = "bot", [122] = "eot", [98] = "wb", [66] = "nwb" })[d]
-      local lower = d and (d | 32)
       if kind then
         items[#items + 1] = { op = "assert", kind = kind }
         p.i = i + 2
@@ -499,9 +496,9 @@ function parse_seq(p, flags, depth)
         p.i = e and e + 2 or n + 1
       elseif d == 112 or d == 80 then
         unicode_class_error(s, i)
-      elseif d and PERL[char(lower)] and (lower == d or d == lower - 32) then
+      elseif PERL[d] then
         local cls = new_class()
-        class_add_group(cls, PERL[char(lower)], d ~= lower, flags & F_I ~= 0)
+        class_add_group(cls, PERL[d][1], PERL[d][2], flags & F_I ~= 0)
         class_clean(cls)
         items[#items + 1] = { op = "set", cls = cls }
         p.i = i + 2
@@ -567,45 +564,25 @@ local function split(prog, first, second, greedy)
   return emit(prog, SPLIT, second, nil, first)
 end
 
--- x+ : x then a split back to x's entry.
+-- A split that either runs x and comes back to itself, or goes on: returns (split, x's entry).
+local function loop(prog, node, nxt, greedy)
+  local l = emit(prog, SPLIT)
+  local body = compile_node(prog, node, l)
+  if greedy then prog.out[l], prog.alt[l] = body, nxt
+  else prog.out[l], prog.alt[l] = nxt, body end
+  return l, body
+end
+
+-- x+ enters the body first; x* enters the split, or is (x+)? when x can match empty, which
+-- keeps Go's priority order (golang.org/issue/46123).
 local function plus(prog, node, nxt, greedy)
-  local loop = emit(prog, SPLIT)
-  local body = compile_node(prog, node, loop)
-  if greedy then prog.out[loop], prog.alt[loop] = body, nxt
-  else prog.out[loop], prog.alt[loop] = nxt, body end
+  local _, body = loop(prog, node, nxt, greedy)
   return body
 end
 
--- x* : a split into x looping back; as (x+)? when x can match empty (golang.org/issue/46123).
 local function star(prog, node, nxt, greedy)
   if nullable(node) then return split(prog, plus(prog, node, nxt, greedy), nxt, greedy) end
-  local loop = emit(prog, SPLIT)
-  local body = compile_node(prog, node, loop)
-  if greedy then prog.out[loop], prog.alt[loop] = body, nxt
-  else prog.out[loop], prog.alt[loop] = nxt, body end
-  return loop
-end
-
-local function quest(prog, node, nxt, greedy)
-  return split(prog, compile_node(prog, node, nxt), nxt, greedy)
-end
-
--- Expands repetitions the way Go's Simplify does: x{2,5} = xx(x(x(x)?)?)?, x{3,} = xxx+.
-local function compile_rep(prog, node, nxt)
-  local x, min, max, greedy = node.sub, node.min, node.max, node.greedy
-  if max == -1 then
-    if min == 0 then return star(prog, x, nxt, greedy) end
-    nxt = plus(prog, x, nxt, greedy)
-    for _ = 1, min - 1 do nxt = compile_node(prog, x, nxt) end
-    return nxt
-  end
-  if max == 0 then return nxt end
-  for _ = 1, max - min do                             -- innermost optional copy first
-    local inner = nxt
-    nxt = split(prog, compile_node(prog, x, inner), node.after or nxt, greedy)
-    node.after = nil
-  end
-  return nxt
+  return (loop(prog, node, nxt, greedy))
 end
 
 function compile_node(prog, node, nxt)
@@ -632,7 +609,7 @@ function compile_node(prog, node, nxt)
     end
     return entry
   end
-  -- rep
+  -- rep, expanded the way Go's Simplify does: x{3,} = xxx+, x{2,5} = xx(x(x(x)?)?)?
   local x, min, max, greedy = node.sub, node.min, node.max, node.greedy
   if max == -1 then
     if min == 0 then return star(prog, x, nxt, greedy) end
@@ -648,7 +625,6 @@ function compile_node(prog, node, nxt)
   for _ = 1, min do tail = compile_node(prog, x, tail) end
   return tail
 end
-compile_rep = nil                                     -- superseded by the inline version above
 
 -- Matcher ------------------------------------------------------------------------------
 

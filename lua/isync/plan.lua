@@ -1,0 +1,188 @@
+-- isync.plan: the sync engine for any list of (source, destination) image pairs.
+--
+--   local plan = isync.plan { concurrency = 16, retries = 2, ledger = ".isync/ledger" }
+--   plan:copy(src:ref("library/nginx", "1.25"), dst:ref("mirror/nginx", "1.25"))
+--   local report = plan:run()          -- or plan:run { dry_run = true }
+--
+-- It runs the pairs with a global limit (concurrency images at once; blob transfers share
+-- a pool that starts the largest first), skips unchanged images after two HEADs, keeps the
+-- ledger, retries transient failures (requests inside each image with backoff and
+-- Retry-After, then whole images in extra rounds), shows progress, and ends with a report
+-- naming every image: copied, skipped or failed and why.
+local core = require "isync.core"
+local sched = require "isync.sched"
+local copy = require "isync.copy"
+local ledger_mod = require "isync.ledger"
+local log_mod = require "isync.log"
+local report_mod = require "isync.report"
+local retry = require "isync.retry"
+
+local M = {}
+local Plan = {}
+Plan.__index = Plan
+
+local function ref_string(r)
+  local sep = r.ref:find(":", 1, true) and "@" or ":"
+  return r.registry.name .. "/" .. r.repo .. sep .. r.ref
+end
+M.ref_string = ref_string
+
+--- opts: concurrency (5), retries (image rounds after the first, 2), ledger (path, a ledger,
+--- or false; default $XDG_STATE_HOME/isync/ledger), force, dry_run, platforms
+--- (isync.platform filter), blob_concurrency (2 x concurrency), chunk_size, buffer_size,
+--- log (isync.log or options for one), report (JSON path), output_failed / output_success
+--- (images-file paths) with output_format ("yaml" | "json").
+function M.new(opts)
+  return setmetatable({ opts = opts or {}, items = {} }, Plan)
+end
+
+--- Adds one copy. src and dst come from registry:ref(repo, ref); dst.ref defaults to src.ref.
+--- extra: {priority = n} (higher first), {label = "..."}.
+function Plan:copy(src, dst, extra)
+  assert(type(src) == "table" and src.registry and src.repo and src.ref, "plan:copy: a source ref is needed (registry:ref(repo, tag))")
+  assert(type(dst) == "table" and dst.registry and dst.repo, "plan:copy: a destination ref is needed")
+  local d = { registry = dst.registry, repo = dst.repo, ref = dst.ref or src.ref }
+  self.items[#self.items + 1] = { src = src, dst = d, priority = extra and extra.priority or 0, n = #self.items + 1,
+                                  label = extra and extra.label }
+  return self
+end
+
+function Plan:size() return #self.items end
+
+local function merged(a, b)
+  local out = {}
+  for k, v in pairs(a or {}) do out[k] = v end
+  for k, v in pairs(b or {}) do out[k] = v end
+  return out
+end
+
+local function open_ledger(o)
+  if o.ledger == false then return nil end
+  if type(o.ledger) == "table" then return o.ledger, false end
+  local l, err = ledger_mod.open(o.ledger)
+  if not l then error(err, 0) end
+  return l, true
+end
+
+local function describe_ok(res)
+  local st = res.stats
+  local parts = {}
+  if st.blobs_copied > 0 then parts[#parts + 1] = st.blobs_copied .. " blobs copied" end
+  if st.blobs_mounted > 0 then parts[#parts + 1] = st.blobs_mounted .. " mounted" end
+  if st.blobs_skipped > 0 then parts[#parts + 1] = st.blobs_skipped .. " present" end
+  if #parts == 0 then parts[1] = "no blob moved" end
+  return table.concat(parts, ", ") .. ", " .. report_mod.human(st.bytes)
+end
+
+--- Runs every copy; returns the report (report.failed == 0 when all went well).
+function Plan:run(run_opts)
+  local o = merged(self.opts, run_opts)
+  local log = o.log
+  if type(log) ~= "table" or not log.info then log = log_mod.new(log) end
+  local concurrency = o.concurrency or 5
+  local ledger, own_ledger = open_ledger(o)
+  local report = report_mod.new(o.dry_run)
+  local blob_sem = sched.semaphore(o.blob_concurrency or 2 * concurrency)
+  local t0 = core.monotime()
+  local up0 = core.bytes_uploaded()
+  local done_count, running = 0, true
+  local total = #self.items
+
+  local function status_line()
+    local dt = core.monotime() - t0
+    local up = core.bytes_uploaded() - up0
+    return ("isync: %d/%d images, %d failed, %s moved, %s/s"):format(done_count, total, report.failed,
+      report_mod.human(up), report_mod.human(dt > 0 and up / dt or 0))
+  end
+
+  local items = {}
+  for i, it in ipairs(self.items) do items[i] = it end
+  table.sort(items, function(a, b)
+    if a.priority ~= b.priority then return a.priority > b.priority end
+    return a.n < b.n
+  end)
+
+  local copy_opts = { force = o.force, dry_run = o.dry_run, ledger = ledger, platforms = o.platforms,
+                      blob_sem = blob_sem, chunk_size = o.chunk_size, buffer_size = o.buffer_size,
+                      blob_concurrency = o.blob_concurrency_per_image, manifest_concurrency = o.manifest_concurrency }
+
+  local function sync_one(it)
+    local started = core.monotime()
+    local res, err, code = copy.image(it.src.registry, it.src.repo, it.src.ref, it.dst.registry, it.dst.repo,
+                                      it.dst.ref, copy_opts)
+    local entry = { source = ref_string(it.src), destination = ref_string(it.dst), seconds = core.monotime() - started }
+    if res then
+      entry.status, entry.digest, entry.source_digest = res.status, res.digest, res.source_digest
+      entry.stats, entry.note, entry.reason = res.stats, res.note, res.reason
+    else
+      entry.status, entry.reason, entry.code = "failed", err, code
+    end
+    return entry
+  end
+
+  local ticker
+  sched.run(function()
+    ticker = sched.spawn(function()
+      local last_log = core.monotime()
+      while running do
+        sched.sleep(0.25)
+        if running then
+          log:set_status(status_line())
+          if not log.tty and core.monotime() - last_log >= 10 then
+            last_log = core.monotime()
+            log:info(status_line())
+          end
+        end
+      end
+    end)
+    local pending = items
+    for round = 0, o.retries or 2 do
+      local again = {}
+      sched.map(pending, concurrency, function(it)
+        local entry = sync_one(it)
+        if entry.status == "failed" and retry.transient(entry.code) and round < (o.retries or 2) then
+          again[#again + 1] = it
+          log:verbose(("retry later %s: %s"):format(entry.source, entry.reason))
+          return
+        end
+        done_count = done_count + 1
+        report:add(entry)
+        if entry.status == "failed" then
+          log:error(("FAILED  %s -> %s: %s"):format(entry.source, entry.destination, entry.reason))
+        elseif entry.status == "skipped" then
+          log:verbose(("skipped %s -> %s %s%s"):format(entry.source, entry.destination, entry.digest,
+            entry.reason and (" (" .. entry.reason .. ")") or " (unchanged)"))
+        else
+          log:info(("%s %s -> %s %s (%s)%s"):format(entry.status, entry.source, entry.destination, entry.digest,
+            describe_ok(entry), entry.note and ("; " .. entry.note) or ""))
+        end
+      end)
+      if #again == 0 then break end
+      log:info(("round %d: retrying %d image%s"):format(round + 1, #again, #again == 1 and "" or "s"))
+      sched.sleep(math.min(2 ^ round, 10))
+      pending = again
+    end
+    running = false
+    sched.wait(ticker)
+  end)
+
+  if ledger then
+    local ok, err = ledger:sync()
+    if own_ledger then ledger:close() end
+    if not ok then log:error("ledger: " .. tostring(err)) end
+  end
+  report:finish(core.monotime() - t0)
+  log:clear_status()
+  log:summary(report:summary())
+  local function try(ok, err) if not ok then log:error(err) end end
+  if o.report then try(report:write_json(o.report)) end
+  if o.output_failed then try(report:write_images(o.output_failed, { failed = true }, o.output_format)) end
+  if o.output_success then
+    try(report:write_images(o.output_success, { copied = true, skipped = true }, o.output_format))
+  end
+  if o.log ~= log then log:close() end
+  return report
+end
+
+M.Plan = Plan
+return M
