@@ -6,6 +6,7 @@ local M = {}
 
 M.USAGE = [[
 usage: isync [--trace] SCRIPT.lua [ARGS...]   run a sync policy written in Lua
+       isync --images FILE [--auth FILE] [flags]  image-syncer's files and flags
        isync --help | --version
 
   SCRIPT.lua  a Lua 5.4 script; `require "isync"` gives the API (see README.md).
@@ -34,12 +35,23 @@ local function run_script(argv, i)
   return 0
 end
 
+local COMPAT = { ["--auth"] = true, ["--images"] = true, ["--config"] = true }
+
 function M.main(argv)
+  for k = 1, #argv do
+    local flag = argv[k]:match("^(%-%-%a+)=") or argv[k]
+    if COMPAT[flag] then
+      local args = {}
+      for j = 1, #argv do if argv[j] ~= "--trace" then args[#args + 1] = argv[j] end end
+      return require("isync.compat.imagesyncer").main(args)
+    end
+    if flag:sub(1, 1) ~= "-" then break end
+  end
   local i = 1
   while argv[i] do
     local a = argv[i]
     if a == "--help" or a == "-h" then
-      io.stdout:write(M.USAGE)
+      io.stdout:write(M.USAGE, "\n", require("isync.compat.imagesyncer").USAGE)
       return 0
     elseif a == "--version" or a == "-v" then
       io.stdout:write("isync ", core.version, "\n")

@@ -47,6 +47,15 @@ function Plan:copy(src, dst, extra)
   return self
 end
 
+--- Records an image that failed before it could be planned (e.g. its tags could not be
+--- listed); it appears in the report like any other failure.
+function Plan:fail(source, destination, reason, code)
+  self.failures = self.failures or {}
+  self.failures[#self.failures + 1] = { source = source, destination = destination, status = "failed",
+                                        reason = reason, code = code or "INTERNAL" }
+  return self
+end
+
 function Plan:size() return #self.items end
 
 local function merged(a, b)
@@ -86,7 +95,7 @@ function Plan:run(run_opts)
   local t0 = core.monotime()
   local up0 = core.bytes_uploaded()
   local done_count, running = 0, true
-  local total = #self.items
+  local total = #self.items + #(self.failures or {})
 
   local function status_line()
     local dt = core.monotime() - t0
@@ -95,6 +104,11 @@ function Plan:run(run_opts)
       report_mod.human(up), report_mod.human(dt > 0 and up / dt or 0))
   end
 
+  for _, f in ipairs(self.failures or {}) do
+    report:add(f)
+    done_count = done_count + 1
+    log:error(("FAILED  %s -> %s: %s"):format(f.source, f.destination, f.reason))
+  end
   local items = {}
   for i, it in ipairs(self.items) do items[i] = it end
   table.sort(items, function(a, b)
