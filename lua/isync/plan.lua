@@ -107,7 +107,7 @@ function Plan:run(run_opts)
   for _, f in ipairs(self.failures or {}) do
     report:add(f)
     done_count = done_count + 1
-    log:error(("FAILED  %s -> %s: %s"):format(f.source, f.destination, f.reason))
+    log:error(("FAILED  %s -> %s: %s (%s)"):format(f.source, f.destination, f.reason, f.code))
   end
   local items = {}
   for i, it in ipairs(self.items) do items[i] = it end
@@ -162,7 +162,7 @@ function Plan:run(run_opts)
         done_count = done_count + 1
         report:add(entry)
         if entry.status == "failed" then
-          log:error(("FAILED  %s -> %s: %s"):format(entry.source, entry.destination, entry.reason))
+          log:error(("FAILED  %s -> %s: %s (%s)"):format(entry.source, entry.destination, entry.reason, entry.code))
         elseif entry.status == "skipped" then
           log:verbose(("skipped %s -> %s %s%s"):format(entry.source, entry.destination, entry.digest,
             entry.reason and (" (" .. entry.reason .. ")") or " (unchanged)"))

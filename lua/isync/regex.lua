@@ -249,6 +249,13 @@ local function unicode_class_error(s, i)
   fail("invalid character class range", sub(s, i, e), "Unicode classes \\p{..} are not supported")
 end
 
+-- One member of a class (a byte, rune or escape); start is where the class began.
+local function class_char(s, k, start)
+  if k > #s then fail("missing closing ]", sub(s, start)) end
+  if byte(s, k) == 92 then return parse_escape(s, k) end
+  return rune_at(s, k)
+end
+
 -- Go's parseClass; s[i] is '['. Returns a set node and the index after ']'.
 local function parse_class(s, i, flags)
   local n, start = #s, i
@@ -283,17 +290,12 @@ local function parse_class(s, i, flags)
       end
     end
     if not done then
-      local function class_char(k)
-        if k > n then fail("missing closing ]", sub(s, start)) end
-        if byte(s, k) == 92 then return parse_escape(s, k) end
-        return rune_at(s, k)
-      end
       local rng = i
       local lo, hi
-      lo, i = class_char(i)
+      lo, i = class_char(s, i, start)
       hi = lo
       if byte(s, i) == 45 and i + 1 <= n and byte(s, i + 1) ~= 93 then   -- a-z, but [a-] is a|-
-        hi, i = class_char(i + 1)
+        hi, i = class_char(s, i + 1, start)
         if hi < lo then fail("invalid character class range", sub(s, rng, i - 1)) end
       end
       class_add(cls, lo, hi, fold)
@@ -626,6 +628,17 @@ function compile_node(prog, node, nxt)
   return tail
 end
 
+-- A pattern that must start at \A (or ^ without (?m)) is tried at position 1 only.
+local function anchored(node)
+  if node.op == "assert" then return node.kind == "bot" end
+  if node.op == "cat" then return anchored(node.list[1]) end
+  if node.op == "alt" then
+    for _, x in ipairs(node.list) do if not anchored(x) then return false end end
+    return true
+  end
+  return false
+end
+
 -- Matcher ------------------------------------------------------------------------------
 
 local function in_ranges(r, cp)
@@ -660,9 +673,11 @@ local function search(prog, s)
     local pc, pos, sp = prog.start, start, 0
     while true do
       local key = pc * width + pos
+      local word, bit = key >> 6, 1 << (key & 63)   -- one bit per state keeps memory small
+      local seen = visited[word] or 0
       local ok = false
-      if not visited[key] then
-        visited[key] = true
+      if seen & bit == 0 then
+        visited[word] = seen | bit
         local op = ops[pc]
         local b = byte(s, pos)
         if op == CHAR then
@@ -699,7 +714,7 @@ local function search(prog, s)
         sp = sp - 2
       end
     end
-    if start > n then break end
+    if start > n or prog.anchored then break end
     start = start + (byte(s, start) < 128 and 1 or select(2, decode(s, start)))
   end
   return nil
@@ -720,6 +735,7 @@ function M.compile(pattern)
     local ast = parse(pattern)
     local prog = { op = {}, out = {}, arg = {}, alt = {} }
     prog.start = compile_node(prog, ast, emit(prog, MATCH))
+    prog.anchored = anchored(ast)
     return prog
   end)
   if not ok then

@@ -93,5 +93,53 @@ function H.isync(args, env)
   return H.sh(prefix .. q(H.bin) .. " " .. args)
 end
 
+--- A scratch directory, removed by the caller with H.rm.
+function H.tmpdir()
+  local d = os.tmpname()
+  os.remove(d)
+  assert(os.execute("mkdir -p " .. q(d)))
+  return d
+end
+function H.rm(path) os.execute("rm -rf " .. q(path)) end
+
+function H.write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+function H.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+--- Access-log position of a registry kind, then the requests logged after it:
+--- a list of {method, path, status}.
+function H.log_mark(kind)
+  local s = H.read(H.env("ISYNC_T_DIR") .. "/" .. kind .. ".log") or ""
+  return #s
+end
+function H.requests_since(kind, mark)
+  local s = H.read(H.env("ISYNC_T_DIR") .. "/" .. kind .. ".log") or ""
+  local out = {}
+  for line in s:sub(mark + 1):gmatch("[^\n]+") do
+    local method, path, status = line:match('"(%u+) (%S+) HTTP/[%d.]+" (%d+)')
+    if method then out[#out + 1] = { method = method, path = path, status = tonumber(status) } end
+  end
+  return out
+end
+
+--- Counts requests matching method (nil = any) and a plain path fragment.
+function H.count(reqs, method, fragment)
+  local n = 0
+  for _, r in ipairs(reqs) do
+    if (not method or r.method == method) and (not fragment or r.path:find(fragment, 1, true)) then n = n + 1 end
+  end
+  return n
+end
+
 H.q = q
 return H

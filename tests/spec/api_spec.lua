@@ -41,3 +41,17 @@ describe("isync API", function()
     assert.equal("sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", isync.digest("abc"))
   end)
 end)
+
+describe("packaging", function()
+  it("the rockspec lists every Lua module", function()
+    local f = assert(io.open("rockspec/isync-scm-1.rockspec"))
+    local spec = f:read("a")
+    f:close()
+    local p = io.popen("find lua/isync -name '*.lua' | sort")
+    for path in p:lines() do
+      local name = path:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
+      assert.truthy(spec:find('["' .. name .. '"] = "' .. path .. '"', 1, true), path .. " is not in the rockspec")
+    end
+    p:close()
+  end)
+end)
