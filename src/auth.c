@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static time_t mono_now(void) {
@@ -17,12 +18,14 @@ static time_t mono_now(void) {
   return ts.tv_sec;
 }
 
-static isync_waiter *add_waiter(isync_waiter **list, isync_job *j, isync_auth_cont cont, void *arg) {
+static isync_waiter *add_waiter(isync_waiter **list, isync_job *j, isync_auth_cont cont, void *arg,
+                                void (*arg_free)(void *)) {
   isync_waiter *w = calloc(1, sizeof *w);
   if (!w) return NULL;
   isync_job_ref(j);   /* the job may be finished by another path while it waits */
   w->job = j;
   w->arg = arg;
+  w->arg_free = arg_free;
   w->cont = cont;
   w->next = *list;
   *list = w;
@@ -35,8 +38,10 @@ static void wake(isync_engine *e, isync_waiter *w, int ok, const char *code, con
     isync_waiter *next = w->next;
     if (!atomic_load(&w->job->done)) {
       if (!ok) isync_job_set_error(w->job, code ? code : "UNAUTHORIZED", "%s", err ? err : "authentication failed");
-      if (ok && w->reg) isync_auth_prepare(e, w->reg, w->scopes, w->job, w->cont, w->arg);   /* now get the token */
+      if (ok && w->reg) isync_auth_prepare(e, w->reg, w->scopes, w->job, w->cont, w->arg, w->arg_free);   /* now the token */
       else w->cont(e, w->job, w->arg, ok);
+    } else if (w->arg_free) {
+      w->arg_free(w->arg);
     }
     isync_job_unref(w->job);
     free(w);
@@ -49,6 +54,40 @@ static void wipe_free(char *s) {
   volatile char *p = s;
   while (*p) *p++ = 0;
   free(s);
+}
+
+/* Sets the auth state from a 401's WWW-Authenticate: Bearer (with its realm and service)
+ * wins over Basic. Leaves the state alone when there is no usable challenge. */
+static void apply_challenge(isync_registry *r, isync_http *h) {
+  char *hdr = isync_http_header_dup(h, "WWW-Authenticate");
+  isync_challenge ch[4];
+  int n = hdr ? isync_parse_challenges(hdr, ch, 4) : -1;
+  int basic = 0, bearer = 0;
+  for (int i = 0; i < n; i++) {
+    if (strcmp(ch[i].scheme, "bearer") == 0 && !bearer && isync_challenge_param(&ch[i], "realm")) {
+      bearer = 1;
+      free(r->realm); free(r->service);
+      r->realm = strdup(isync_challenge_param(&ch[i], "realm"));
+      const char *svc = isync_challenge_param(&ch[i], "service");
+      r->service = svc ? strdup(svc) : NULL;
+    } else if (strcmp(ch[i].scheme, "basic") == 0) {
+      basic = 1;
+    }
+  }
+  for (int i = 0; i < n; i++) isync_challenge_free(&ch[i]);
+  free(hdr);
+  if (bearer) r->auth_state = ISYNC_AUTH_BEARER;
+  else if (basic) r->auth_state = ISYNC_AUTH_BASIC;
+}
+
+int isync_auth_learn(isync_registry *r, isync_http *h) {
+  int before = r->auth_state;
+  if (before == ISYNC_AUTH_PINGING) return 0;
+  char *old_realm = r->realm ? strdup(r->realm) : NULL;
+  apply_challenge(r, h);
+  int changed = r->auth_state != before || (r->realm && (!old_realm || strcmp(old_realm, r->realm) != 0));
+  free(old_realm);
+  return changed;
 }
 
 /* ---- the /v2/ ping: learn which scheme the registry wants ---- */
@@ -67,22 +106,8 @@ static void ping_done(isync_engine *e, isync_http *h) {
     r->ping_err = strdup(msg);
     r->auth_state = ISYNC_AUTH_UNKNOWN;   /* a network failure is not remembered */
   } else if (h->status == 401) {
-    char hdr[2048];
-    isync_challenge ch[4];
-    int n = isync_http_get_header(h, "WWW-Authenticate", hdr, sizeof hdr) ? isync_parse_challenges(hdr, ch, 4) : -1;
     r->auth_state = ISYNC_AUTH_FAILED;
-    for (int i = 0; i < n; i++) {
-      if (strcmp(ch[i].scheme, "bearer") == 0 && r->auth_state != ISYNC_AUTH_BEARER && isync_challenge_param(&ch[i], "realm")) {
-        r->auth_state = ISYNC_AUTH_BEARER;
-        free(r->realm); free(r->service);
-        r->realm = strdup(isync_challenge_param(&ch[i], "realm"));
-        const char *svc = isync_challenge_param(&ch[i], "service");
-        r->service = svc ? strdup(svc) : NULL;
-      } else if (strcmp(ch[i].scheme, "basic") == 0 && r->auth_state == ISYNC_AUTH_FAILED) {
-        r->auth_state = ISYNC_AUTH_BASIC;
-      }
-    }
-    for (int i = 0; i < n; i++) isync_challenge_free(&ch[i]);
+    apply_challenge(r, h);
     if (r->auth_state == ISYNC_AUTH_FAILED) {
       snprintf(msg, sizeof msg, "GET %s: HTTP 401 with no usable WWW-Authenticate challenge", url);
       r->ping_code = "UNAUTHORIZED";
@@ -175,6 +200,13 @@ static void token_done(isync_engine *e, isync_http *h) {
 
 static void start_token_fetch(isync_engine *e, isync_registry *r, isync_token *t) {
   int refresh = r->username && strcmp(r->username, "<token>") == 0 && r->password;
+  if (!r->plain_http && strncasecmp(r->realm, "https://", 8) != 0) {
+    /* the registry is HTTPS: credentials do not travel to a plain-HTTP token realm */
+    isync_waiter *w = t->waiters;
+    t->waiters = NULL;
+    wake(e, w, 0, "PROTOCOL", "the registry's token realm is not HTTPS; refusing to send credentials there");
+    return;
+  }
   char *url = strdup(r->realm);
   if (!refresh) {
     /* GET realm?service=S&scope=A&scope=B */
@@ -225,11 +257,11 @@ static void start_token_fetch(isync_engine *e, isync_registry *r, isync_token *t
 }
 
 void isync_auth_prepare(isync_engine *e, isync_registry *r, const char *scopes, isync_job *j,
-                        isync_auth_cont cont, void *arg) {
+                        isync_auth_cont cont, void *arg, void (*arg_free)(void *)) {
   switch (r->auth_state) {
     case ISYNC_AUTH_UNKNOWN:
     case ISYNC_AUTH_PINGING: {
-      isync_waiter *w = add_waiter(&r->ping_waiters, j, cont, arg);
+      isync_waiter *w = add_waiter(&r->ping_waiters, j, cont, arg, arg_free);
       if (w) { w->reg = r; w->scopes = scopes; }
       if (r->auth_state == ISYNC_AUTH_UNKNOWN) start_ping(e, r);
       return;
@@ -247,7 +279,7 @@ void isync_auth_prepare(isync_engine *e, isync_registry *r, const char *scopes, 
     r->tokens = t;
   }
   if (t->token && t->expires > mono_now()) { cont(e, j, arg, 1); return; }
-  add_waiter(&t->waiters, j, cont, arg);
+  add_waiter(&t->waiters, j, cont, arg, arg_free);
   if (!t->fetching) start_token_fetch(e, r, t);
 }
 
@@ -271,6 +303,7 @@ static void drop_list(isync_waiter **list) {
   while (*list) {
     isync_waiter *w = *list;
     *list = w->next;
+    if (w->arg_free) w->arg_free(w->arg);
     isync_job_unref(w->job);
     free(w);
   }

@@ -122,13 +122,17 @@ static void get_setup(isync_engine *e, isync_job *j, isync_http *h) {
   h->body.limit = 64u << 10;
   h->write_fn = get_write;
   j->bc->get = h;
+  h->owner = &j->bc->get;   /* a 401 retry frees h: the pointer must not dangle */
   j->bc->status_checked = j->bc->get_error = 0;   /* a retry after a 401 starts afresh */
 }
+
+/* A request of the copy could not be sent (auth failed...): the whole copy ends here. */
+static void request_failed(isync_engine *e, isync_job *j) { abort_copy(e, j); }
 
 static void start_get(isync_engine *e, isync_job *j) {
   char url[2048];
   snprintf(url, sizeof url, "%s/v2/%s/blobs/%s", j->src->base, j->src_repo, j->ref);
-  isync_request(e, j, j->src, j->src_scopes, "GET", url, get_setup, get_done);
+  isync_request_or(e, j, j->src, j->src_scopes, "GET", url, get_setup, get_done, request_failed);
 }
 
 /* ---- the upload side ---- */
@@ -170,6 +174,7 @@ static void put_setup(isync_engine *e, isync_job *j, isync_http *h) {
     h->send_len = 0;
   }
   bc->put = h;
+  h->owner = &bc->put;
 }
 
 static void put_done(isync_engine *e, isync_job *j, isync_http *h) {
@@ -183,10 +188,20 @@ static void put_done(isync_engine *e, isync_job *j, isync_http *h) {
     abort_copy(e, j);
     return;
   }
-  char loc[4096];
-  if (isync_http_get_header(h, "Location", loc, sizeof loc)) {
+  char *loc = isync_http_header_dup(h, "Location");
+  if (loc) {
     char *abs = isync_url_resolve(h->url, loc);
     if (abs) { free(bc->upload_url); bc->upload_url = abs; }
+    free(loc);
+  }
+  if (closing && (!bc->verified || bc->get)) {
+    /* the registry committed before the download proved the digest: impossible with the
+     * last byte held back, so a registry that does this is not trusted */
+    isync_job_set_error(j, "PROTOCOL", "PUT blob %s/%s: the registry answered before the upload was complete",
+                        j->reg->name, j->repo);
+    isync_http_free(e, h);
+    abort_copy(e, j);
+    return;
   }
   if (closing) {
     char hdr[ISYNC_DIGEST_MAX];
@@ -231,12 +246,12 @@ static void upload_next(isync_engine *e, isync_job *j) {
     bc->finishing = 0;
     bc->chunk_len = left < j->chunk_size ? left : j->chunk_size;
     url = strdup(bc->upload_url);
-    if (url) isync_request(e, j, j->reg, j->scopes, "PATCH", url, put_setup, put_done);
+    if (url) isync_request_or(e, j, j->reg, j->scopes, "PATCH", url, put_setup, put_done, request_failed);
   } else {
     bc->finishing = 1;
     bc->chunk_len = left;
     url = isync_url_add_query(bc->upload_url, "digest", j->ref);
-    if (url) isync_request(e, j, j->reg, j->scopes, "PUT", url, put_setup, put_done);
+    if (url) isync_request_or(e, j, j->reg, j->scopes, "PUT", url, put_setup, put_done, request_failed);
   }
   if (!url) { isync_job_set_error(j, "INTERNAL", "out of memory"); abort_copy(e, j); return; }
   free(url);
@@ -245,13 +260,15 @@ static void upload_next(isync_engine *e, isync_job *j) {
 /* ---- start ---- */
 
 static void post_done(isync_engine *e, isync_job *j, isync_http *h) {
-  char loc[4096];
-  if (h->cc != CURLE_OK || h->status != 202 || !isync_http_get_header(h, "Location", loc, sizeof loc)) {
-    isync_job_fail_http(e, j, h, "POST blob upload", "NAME_UNKNOWN");
+  char *loc = h->cc == CURLE_OK && h->status == 202 ? isync_http_header_dup(h, "Location") : NULL;
+  if (!loc) {
+    if (h->cc == CURLE_OK && h->status == 202) isync_job_fail(e, j, "PROTOCOL", "POST blob upload: 202 without a Location");
+    else isync_job_fail_http(e, j, h, "POST blob upload", "NAME_UNKNOWN");
     isync_http_free(e, h);
     return;
   }
   j->bc->upload_url = isync_url_resolve(h->url, loc);
+  free(loc);
   isync_http_free(e, h);
   start_get(e, j);
 }
@@ -287,7 +304,7 @@ void isync_blobcopy_cancel(isync_engine *e, isync_job *j) {
   if (!h) return;
   isync_registry_setup_http(j->reg, h, 0);
   curl_easy_setopt(h->easy, CURLOPT_TIMEOUT, 3L);
-  isync_auth_apply(j->reg, j->scopes, h);
+  if (isync_registry_same_origin(j->reg, bc->upload_url)) isync_auth_apply(j->reg, j->scopes, h);
   curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->headers);
   curl_easy_perform(h->easy);
   isync_http_free(e, h);

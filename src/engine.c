@@ -39,6 +39,7 @@ struct isync_engine {
   isync_http *unpause;
   isync_job *tracked;
   isync_http *live;
+  isync_job_queue pending;
 };
 
 static void now_plus(struct timespec *ts, long ms) {
@@ -115,16 +116,37 @@ isync_http *isync_http_new(const char *method, const char *url) {
 }
 
 void isync_http_header(isync_http *h, const char *fmt, ...) {
-  char line[4096];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(line, sizeof line, fmt, ap);
+  char *line = NULL;
+  int n = vasprintf(&line, fmt, ap);
   va_end(ap);
-  h->headers = curl_slist_append(h->headers, line);
+  if (n < 0) { h->bad_header = 1; return; }
+  /* a value from a remote document must not smuggle in another header */
+  if (strpbrk(line, "\r\n")) h->bad_header = 1;
+  else h->headers = curl_slist_append(h->headers, line);
+  free(line);
+}
+
+static void add_timer(isync_engine *e, long ms, isync_engine_fn fn, void *arg, isync_job *owned);
+
+/* A request refused before sending completes like a failed transfer, on the next turn. */
+static void refused_done(isync_engine *e, void *arg) {
+  isync_http *h = arg;
+  h->cc = CURLE_BAD_FUNCTION_ARGUMENT;
+  snprintf(h->errbuf, sizeof h->errbuf, "refused to send a header value holding a line break");
+  h->done(e, h);
 }
 
 void isync_http_start(isync_engine *e, isync_http *h) {
   CURL *c = h->easy;
+  if (!h->engine) {
+    h->live_next = e->live;
+    if (e->live) e->live->live_prev = h;
+    e->live = h;
+    h->engine = e;
+  }
+  if (h->bad_header) { add_timer(e, 0, refused_done, h, NULL); return; }
   int has_body = h->read_fn || h->send_data;
   if (has_body) {
     /* POST/PUT/PATCH with a body: feed it through the read callback */
@@ -141,12 +163,6 @@ void isync_http_start(isync_engine *e, isync_http *h) {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, h->method);
   }
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
-  if (!h->engine) {
-    h->live_next = e->live;
-    if (e->live) e->live->live_prev = h;
-    e->live = h;
-  }
-  h->engine = e;
   h->active = 1;
   curl_multi_add_handle(e->multi, c);
 }
@@ -162,6 +178,7 @@ void isync_http_free(isync_engine *e, isync_http *h) {
   for (isync_http **pp = &e->unpause; *pp; pp = &(*pp)->next_unpause)
     if (*pp == h) { *pp = h->next_unpause; break; }
   if (h->ctx && h->ctx_free) h->ctx_free(h->ctx);
+  if (h->owner && *h->owner == h) *h->owner = NULL;
   curl_easy_cleanup(h->easy);
   curl_slist_free_all(h->headers);
   isync_buf_free(&h->body);
@@ -172,7 +189,8 @@ void isync_http_free(isync_engine *e, isync_http *h) {
   free(h);
 }
 
-const char *isync_http_get_header(const isync_http *h, const char *name, char *out, size_t outsz) {
+/* Finds a header's value in the final response's header block: start and length. */
+static const char *find_header(const isync_http *h, const char *name, size_t *len) {
   const char *p = h->resp_headers.data;
   size_t nl = strlen(name);
   while (p && *p) {
@@ -182,15 +200,30 @@ const char *isync_http_get_header(const isync_http *h, const char *name, char *o
       while (*v == ' ' || *v == '\t') v++;
       const char *end = eol ? eol : v + strlen(v);
       while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
-      size_t n = (size_t)(end - v);
-      if (n >= outsz) n = outsz - 1;
-      memcpy(out, v, n);
-      out[n] = '\0';
-      return out;
+      *len = (size_t)(end - v);
+      return v;
     }
     p = eol ? eol + 1 : NULL;
   }
   return NULL;
+}
+
+const char *isync_http_get_header(const isync_http *h, const char *name, char *out, size_t outsz) {
+  size_t n;
+  const char *v = find_header(h, name, &n);
+  if (!v || n >= outsz) return NULL;   /* absent, or too long to be what we expect */
+  memcpy(out, v, n);
+  out[n] = '\0';
+  return out;
+}
+
+char *isync_http_header_dup(const isync_http *h, const char *name) {
+  size_t n;
+  const char *v = find_header(h, name, &n);
+  if (!v) return NULL;
+  char *out = malloc(n + 1);
+  if (out) { memcpy(out, v, n); out[n] = '\0'; }
+  return out;
 }
 
 void isync_http_unpause(isync_http *h) {
@@ -236,6 +269,8 @@ void isync_engine_untrack(isync_engine *e, isync_job *j) {
 }
 
 int isync_engine_stopping(const isync_engine *e) { return e->stopping; }
+
+isync_job_queue *isync_engine_pending(isync_engine *e) { return &e->pending; }
 
 static atomic_llong g_uploaded;
 long long isync_bytes_uploaded(void) { return atomic_load(&g_uploaded); }
@@ -446,12 +481,16 @@ void isync_engine_stop(isync_engine *e, int cancel) {
     if (j->kind == ISYNC_JOB_BLOB_COPY && cancel) isync_blobcopy_cancel(e, j);
   while (e->live) isync_http_free(e, e->live);
   for (isync_job *j = e->tracked; j; j = j->track_next) {
-    if (j->reg) isync_auth_drop_waiters(j->reg);
-    if (j->src) isync_auth_drop_waiters(j->src);
+    if (j->reg) { isync_auth_drop_waiters(j->reg); isync_registry_reset(j->reg); }
+    if (j->src) { isync_auth_drop_waiters(j->src); isync_registry_reset(j->src); }
   }
+  e->pending.head = e->pending.tail = NULL;
   while (e->tracked) {
+    /* finished as canceled, so whoever still holds the job sees an answer */
     isync_job *j = e->tracked;
     isync_engine_untrack(e, j);
+    isync_job_set_error(j, "CANCELED", "canceled: the isync engine stopped");
+    atomic_store(&j->done, 1);
     isync_job_unref(j);
   }
   posted *p = e->post_head;

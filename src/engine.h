@@ -63,6 +63,8 @@ struct isync_http {
   int want_unpause;
   isync_http *next_unpause;
   isync_http *live_prev, *live_next;   /* every request not yet freed, for shutdown */
+  isync_http **owner;       /* cleared when this request is freed (a holder's pointer to it) */
+  int bad_header;           /* a header value held CR/LF or NUL: the request is refused */
 };
 
 /* Creates a request for method+url with common options from the registry-level settings. */
@@ -71,8 +73,11 @@ void isync_http_header(isync_http *h, const char *fmt, ...);
 void isync_http_start(isync_engine *e, isync_http *h);
 /* Removes from the multi handle if active, then frees. */
 void isync_http_free(isync_engine *e, isync_http *h);
-/* Value of a response header (case-insensitive name), copied into out; NULL if absent. */
+/* Value of a response header (case-insensitive name), copied into out; NULL if absent or
+ * longer than outsz (use isync_http_header_dup for values of any length). */
 const char *isync_http_get_header(const isync_http *h, const char *name, char *out, size_t outsz);
+/* The same, malloc'd, whatever its length; NULL if absent. */
+char *isync_http_header_dup(const isync_http *h, const char *name);
 /* Schedule a paused transfer to resume on the next loop turn (never from inside callbacks). */
 void isync_http_unpause(isync_http *h);
 
@@ -82,6 +87,9 @@ void isync_engine_timer(isync_engine *e, long ms, isync_engine_fn fn, void *arg)
 void isync_engine_timer_job(isync_engine *e, long ms, isync_engine_fn fn, isync_job *job);
 /* Mark a job finished: it is moved to the completion queue. */
 void isync_engine_complete(isync_engine *e, isync_job *j);
+/* Jobs waiting for a registry slot, engine-wide: any released slot re-scans them all. */
+typedef struct { isync_job *head, *tail; } isync_job_queue;
+isync_job_queue *isync_engine_pending(isync_engine *e);
 /* Jobs running now, for cancellation at shutdown. */
 void isync_engine_track(isync_engine *e, isync_job *j);
 void isync_engine_untrack(isync_engine *e, isync_job *j);

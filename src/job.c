@@ -60,10 +60,11 @@ static void take_slots(isync_job *j) {
   j->nslots = 1;
 }
 
-static void enqueue(isync_registry *r, isync_job *j) {
+static void enqueue(isync_engine *e, isync_job *j) {
+  isync_job_queue *q = isync_engine_pending(e);
   j->next_pending = NULL;
-  if (r->pend_tail) r->pend_tail->next_pending = j; else r->pend_head = j;
-  r->pend_tail = j;
+  if (q->tail) q->tail->next_pending = j; else q->head = j;
+  q->tail = j;
 }
 
 static void run_job(isync_engine *e, isync_job *j) {
@@ -72,14 +73,16 @@ static void run_job(isync_engine *e, isync_job *j) {
   else isync_ops_start(e, j);
 }
 
-/* Starts the queued jobs of r that fit now, in order. */
-static void drain_pending(isync_engine *e, isync_registry *r) {
-  isync_job *prev = NULL, *j = r->pend_head;
+/* Starts the queued jobs that fit now, in order. One queue for the whole engine: a copy
+ * waits for slots on two registries, and either may be the one that frees up. */
+static void drain_pending(isync_engine *e) {
+  isync_job_queue *q = isync_engine_pending(e);
+  isync_job *prev = NULL, *j = q->head;
   while (j) {
     isync_job *next = j->next_pending;
     if (can_start(j)) {
-      if (prev) prev->next_pending = next; else r->pend_head = next;
-      if (r->pend_tail == j) r->pend_tail = prev;
+      if (prev) prev->next_pending = next; else q->head = next;
+      if (q->tail == j) q->tail = prev;
       j->next_pending = NULL;
       run_job(e, j);
     } else {
@@ -94,9 +97,7 @@ static void job_begin(isync_engine *e, void *arg) {
   isync_engine_track(e, j);   /* every job the engine holds, queued or running, for shutdown */
   if (j->kind == ISYNC_JOB_SLEEP || !j->reg) { isync_ops_start(e, j); return; }
   if (can_start(j)) { run_job(e, j); return; }
-  /* wait on the registry that is full */
-  isync_registry *full = (j->reg && *pool(j->reg, j) >= j->reg->max_conns) ? j->reg : j->src;
-  enqueue(full, j);
+  enqueue(e, j);
 }
 
 int isync_job_submit(isync_engine *e, isync_job *j) {
@@ -118,10 +119,7 @@ void isync_job_finish(isync_engine *e, isync_job *j) {
     if (j->src && j->src != j->reg) (*pool(j->src, j))--;
   }
   isync_engine_complete(e, j);
-  if (had_slots) {
-    if (j->reg) drain_pending(e, j->reg);
-    if (j->src && j->src != j->reg) drain_pending(e, j->src);
-  }
+  if (had_slots) drain_pending(e);
   isync_job_unref(j);
 }
 
@@ -129,7 +127,8 @@ static void vset_error(isync_job *j, const char *code, const char *fmt, va_list 
   if (j->err) return;   /* the first failure is the one worth reporting */
   char msg[1024];
   vsnprintf(msg, sizeof msg, fmt, ap);
-  for (char *p = msg; *p; p++) if (*p == '\n' || *p == '\r') *p = ' ';
+  /* one line, and no terminal control sequences from a registry's message */
+  for (char *p = msg; *p; p++) if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
   j->err = strdup(msg);
   j->code = isync_code_intern(code) ? isync_code_intern(code) : "INTERNAL";
   j->ok = 0;

@@ -67,6 +67,7 @@ struct isync_job {
   int nslots;
   char *scopes, *src_scopes;
   char *next_url;                /* tags pagination */
+  long pages;
   isync_blobcopy *bc;
 };
 
@@ -98,6 +99,12 @@ void isync_blobcopy_free(isync_blobcopy *bc);
 typedef void (*isync_req_fn)(struct isync_engine *e, isync_job *j, struct isync_http *h);
 void isync_request(isync_engine *e, isync_job *j, isync_registry *reg, const char *scopes, const char *method,
                    const char *url, isync_req_fn setup, isync_req_fn done);
+/* The same, with on_fail called (the job's error set) when the request could not even be
+ * sent (auth failed, out of memory), instead of finishing the job: for operations that
+ * must clean up first. */
+typedef void (*isync_fail_fn)(struct isync_engine *e, isync_job *j);
+void isync_request_or(isync_engine *e, isync_job *j, isync_registry *reg, const char *scopes, const char *method,
+                      const char *url, isync_req_fn setup, isync_req_fn done, isync_fail_fn on_fail);
 
 /* Sends DELETE url to r and forgets about it (upload cancellation; failures ignored). */
 void isync_fire_delete(isync_engine *e, isync_registry *r, const char *scopes, const char *url);

@@ -1,6 +1,7 @@
 /* lcore.c - the isync.core Lua module: registries, jobs, and the completion queue.
  * The only C besides main.c that touches lua.h. Jobs are submitted here and finished by
  * the engine thread; Lua (lua/isync/sched.lua) decides whether to block or to yield. */
+#include <ctype.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
@@ -88,12 +89,33 @@ static lua_Integer opt_int(lua_State *L, int t, const char *k, lua_Integer dflt)
 
 /* ---- registries ---- */
 
-static lreg *check_reg(lua_State *L, int i) { return luaL_checkudata(L, i, REGISTRY_MT); }
+static lreg *check_reg(lua_State *L, int i) {
+  lreg *lr = luaL_checkudata(L, i, REGISTRY_MT);
+  if (!lr->r) luaL_argerror(L, i, "registry is closed");
+  return lr;
+}
+
+/* host, host:port, [v6]:port: nothing that could change a URL's meaning */
+static int host_valid(const char *s) {
+  if (!*s || strlen(s) > 253) return 0;
+  for (const char *p = s; *p; p++)
+    if (!(isalnum((unsigned char)*p) || strchr(".-:[]_", *p))) return 0;
+  return 1;
+}
+
+/* type/subtype with RFC 6838 name characters: a value that is safe in a header */
+static int media_type_valid(const char *s) {
+  const char *slash = strchr(s, '/');
+  if (!slash || slash == s || !slash[1] || strlen(s) > 255) return 0;
+  for (const char *p = s; *p; p++)
+    if (p != slash && !(isalnum((unsigned char)*p) || strchr("!#$&^_.+-", *p))) return 0;
+  return 1;
+}
 
 /* core.registry(name, opts) */
 static int l_registry(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
-  if (!*name || strchr(name, '/') || strchr(name, ' '))
+  if (!host_valid(name))
     return luaL_argerror(L, 1, "a registry host name such as 'quay.io' or '127.0.0.1:5000'");
   isync_reg_opts o;
   memset(&o, 0, sizeof o);
@@ -120,7 +142,7 @@ static int l_registry(lua_State *L) {
 }
 
 static int reg_gc(lua_State *L) {
-  lreg *lr = check_reg(L, 1);
+  lreg *lr = luaL_checkudata(L, 1, REGISTRY_MT);
   if (lr->r) { isync_registry_unref(lr->r); lr->r = NULL; }
   return 0;
 }
@@ -135,7 +157,7 @@ static int reg_info(lua_State *L) {
 }
 
 static int reg_tostring(lua_State *L) {
-  lreg *lr = check_reg(L, 1);
+  lreg *lr = luaL_checkudata(L, 1, REGISTRY_MT);
   lua_pushfstring(L, "isync.Registry(%s)", lr->r ? lr->r->name : "closed");
   return 1;
 }
@@ -199,7 +221,10 @@ static int l_submit(lua_State *L) {
     isync_buf_append(&j->data, d, n);
     lua_pop(L, 1);
   }
-  if (kind == ISYNC_JOB_MANIFEST_PUT) j->media_type = req_str(L, 3, "media_type");
+  if (kind == ISYNC_JOB_MANIFEST_PUT) {
+    j->media_type = req_str(L, 3, "media_type");
+    if (!media_type_valid(j->media_type)) return luaL_error(L, "invalid media type '%s'", j->media_type);
+  }
   if (kind == ISYNC_JOB_BLOB_MOUNT || kind == ISYNC_JOB_BLOB_COPY) {
     j->src_repo = req_str(L, 3, "from");
     if (!isync_repo_valid(j->src_repo)) return luaL_error(L, "invalid repository name '%s'", j->src_repo);

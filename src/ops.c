@@ -43,6 +43,7 @@ typedef struct {
   isync_registry *reg;
   const char *scopes;
   isync_req_fn setup, done;
+  isync_fail_fn on_fail;
   int auth_retried;
 } req_ctx;
 
@@ -54,13 +55,22 @@ static void req_ctx_free(void *p) {
 
 static void req_finished(isync_engine *e, isync_http *h);
 
+static void req_give_up(isync_engine *e, isync_job *j, req_ctx *c) {
+  isync_fail_fn on_fail = c->on_fail;
+  req_ctx_free(c);
+  if (on_fail) on_fail(e, j);
+  else isync_job_finish(e, j);
+}
+
 static void req_send(isync_engine *e, isync_job *j, void *arg, int ok) {
   req_ctx *c = arg;
-  if (!ok) { req_ctx_free(c); isync_job_finish(e, j); return; }
+  if (!ok) { req_give_up(e, j, c); return; }
   isync_http *h = isync_http_new(c->method, c->url);
-  if (!h) { req_ctx_free(c); isync_job_fail(e, j, "INTERNAL", "out of memory"); return; }
+  if (!h) { isync_job_set_error(j, "INTERNAL", "out of memory"); req_give_up(e, j, c); return; }
   isync_registry_setup_http(c->reg, h, 0);
-  isync_auth_apply(c->reg, c->scopes, h);
+  /* credentials go only to the registry itself, not to whatever host a Location or a
+   * Link names (curl also drops them on redirects to another host) */
+  if (isync_registry_same_origin(c->reg, c->url)) isync_auth_apply(c->reg, c->scopes, h);
   if (c->setup) c->setup(e, j, h);
   h->ud = j;
   h->ctx = c;
@@ -74,13 +84,14 @@ static void req_finished(isync_engine *e, isync_http *h) {
   req_ctx *c = h->ctx;
   int streamed_body = h->read_fn != NULL;
   if (h->cc == CURLE_OK && h->status == 401 && !c->auth_retried && !streamed_body &&
-      c->reg->auth_state == ISYNC_AUTH_BEARER) {
-    /* the token expired or was too narrow: fetch a new one, once */
+      (c->reg->auth_state == ISYNC_AUTH_BEARER || isync_auth_learn(c->reg, h))) {
+    /* the token expired or was too narrow, or the registry protects this repository
+     * though its /v2/ was open: authenticate afresh, once */
     c->auth_retried = 1;
     isync_auth_invalidate(c->reg, c->scopes);
     h->ctx = NULL;
     isync_http_free(e, h);
-    isync_auth_prepare(e, c->reg, c->scopes, j, req_send, c);
+    isync_auth_prepare(e, c->reg, c->scopes, j, req_send, c, req_ctx_free);
     return;
   }
   h->ctx = NULL;
@@ -89,16 +100,27 @@ static void req_finished(isync_engine *e, isync_http *h) {
   done(e, j, h);
 }
 
-void isync_request(isync_engine *e, isync_job *j, isync_registry *reg, const char *scopes, const char *method,
-                   const char *url, isync_req_fn setup, isync_req_fn done) {
+void isync_request_or(isync_engine *e, isync_job *j, isync_registry *reg, const char *scopes, const char *method,
+                      const char *url, isync_req_fn setup, isync_req_fn done, isync_fail_fn on_fail) {
   req_ctx *c = calloc(1, sizeof *c);
-  if (!c || !(c->url = strdup(url))) { free(c); isync_job_fail(e, j, "INTERNAL", "out of memory"); return; }
+  if (!c || !(c->url = strdup(url))) {
+    free(c);
+    isync_job_set_error(j, "INTERNAL", "out of memory");
+    if (on_fail) on_fail(e, j); else isync_job_finish(e, j);
+    return;
+  }
   snprintf(c->method, sizeof c->method, "%s", method);
   c->reg = reg;
   c->scopes = scopes;
   c->setup = setup;
   c->done = done;
-  isync_auth_prepare(e, reg, scopes, j, req_send, c);
+  c->on_fail = on_fail;
+  isync_auth_prepare(e, reg, scopes, j, req_send, c, req_ctx_free);
+}
+
+void isync_request(isync_engine *e, isync_job *j, isync_registry *reg, const char *scopes, const char *method,
+                   const char *url, isync_req_fn setup, isync_req_fn done) {
+  isync_request_or(e, j, reg, scopes, method, url, setup, done, NULL);
 }
 
 /* Per-operation request details for the metadata operations. */
@@ -189,13 +211,16 @@ static void tags_done(isync_engine *e, isync_job *j, isync_http *h) {
       if (tags->items[i]->type == ISYNC_JSTR) j->list[j->nlist++] = strdup(tags->items[i]->str);
   }
   isync_json_free(doc);
-  char link[2048];
-  char *next = isync_http_get_header(h, "Link", link, sizeof link) ? isync_parse_link_next(link) : NULL;
+  char *link = isync_http_header_dup(h, "Link");
+  char *next = link ? isync_parse_link_next(link) : NULL;
+  free(link);
   if (next) {
     char *abs = isync_url_resolve(h->url, next);
     free(next);
+    /* a server that keeps naming the same page, or pages without end, is not followed forever */
+    int same = abs && strcmp(abs, h->url) == 0;
     isync_http_free(e, h);
-    if (j->nlist > 10000000) { free(abs); isync_job_fail(e, j, "PROTOCOL", "%s: the listing does not end", what); return; }
+    if (same || ++j->pages > 100000) { free(abs); isync_job_fail(e, j, "PROTOCOL", "%s: the listing does not end", what); return; }
     request(e, j, "GET", abs, tags_done);
     free(abs);
     return;
@@ -303,7 +328,7 @@ void isync_fire_delete(isync_engine *e, isync_registry *r, const char *scopes, c
   if (!h) return;
   isync_registry_setup_http(r, h, 0);
   curl_easy_setopt(h->easy, CURLOPT_TIMEOUT, 10L);
-  isync_auth_apply(r, scopes, h);
+  if (isync_registry_same_origin(r, url)) isync_auth_apply(r, scopes, h);
   h->done = delete_done;
   isync_http_start(e, h);
 }
@@ -317,11 +342,12 @@ static void blob_mount_done(isync_engine *e, isync_job *j, isync_http *h) {
   j->exists = h->status == 201;
   if (h->status == 202) {
     /* not mounted, but an upload session was opened: close it, the caller uploads */
-    char loc[2048];
-    if (isync_http_get_header(h, "Location", loc, sizeof loc)) {
+    char *loc = isync_http_header_dup(h, "Location");
+    if (loc) {
       char *abs = isync_url_resolve(h->url, loc);
       if (abs) isync_fire_delete(e, j->reg, j->scopes, abs);
       free(abs);
+      free(loc);
     }
   }
   /* 400, 401, 403, 404: registries refuse mounts in many ways; all mean "upload instead" */
@@ -353,13 +379,15 @@ static void blob_get_done(isync_engine *e, isync_job *j, isync_http *h) {
 static void blob_put_done(isync_engine *e, isync_job *j, isync_http *h);
 
 static void blob_post_done(isync_engine *e, isync_job *j, isync_http *h) {
-  char loc[4096];
-  if (!ok_status(h, 202) || !isync_http_get_header(h, "Location", loc, sizeof loc)) {
-    isync_job_fail_http(e, j, h, "POST blob upload", "NAME_UNKNOWN");
+  char *loc = ok_status(h, 202) ? isync_http_header_dup(h, "Location") : NULL;
+  if (!loc) {
+    if (ok_status(h, 202)) isync_job_fail(e, j, "PROTOCOL", "POST blob upload: 202 without a Location");
+    else isync_job_fail_http(e, j, h, "POST blob upload", "NAME_UNKNOWN");
     isync_http_free(e, h);
     return;
   }
   char *abs = isync_url_resolve(h->url, loc);
+  free(loc);
   isync_http_free(e, h);
   char *put = abs ? isync_url_add_query(abs, "digest", j->digest) : NULL;
   free(abs);

@@ -2,6 +2,7 @@
 #include "registry.h"
 #include "engine.h"
 #include "ref.h"
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,36 @@ void isync_registry_unref(isync_registry *r) {
   free(r);
 }
 
+void isync_registry_reset(isync_registry *r) {
+  r->active = r->active_meta = 0;
+  if (r->auth_state == ISYNC_AUTH_PINGING) r->auth_state = ISYNC_AUTH_UNKNOWN;
+  for (isync_token *t = r->tokens; t; t = t->next) t->fetching = 0;
+}
+
+/* "scheme://host:port" of a URL, lowercased, with the default port made explicit. */
+static void origin_of(const char *url, char *out, size_t n) {
+  const char *se = strstr(url, "://");
+  if (!se) { snprintf(out, n, "?"); return; }
+  size_t sl = (size_t)(se - url);
+  const char *host = se + 3;
+  size_t hl = strcspn(host, "/?#");
+  char scheme[16];
+  snprintf(scheme, sizeof scheme, "%.*s", (int)(sl < 15 ? sl : 15), url);
+  for (char *p = scheme; *p; p++) *p = (char)tolower((unsigned char)*p);
+  int has_port = 0;
+  for (size_t i = hl; i > 0; i--) { if (host[i - 1] == ':') { has_port = 1; break; } if (host[i - 1] == ']') break; }
+  snprintf(out, n, "%s://%.*s%s", scheme, (int)hl, host,
+           has_port ? "" : strcmp(scheme, "https") == 0 ? ":443" : ":80");
+  for (char *p = out; *p; p++) *p = (char)tolower((unsigned char)*p);
+}
+
+int isync_registry_same_origin(const isync_registry *r, const char *url) {
+  char a[512], b[512];
+  origin_of(r->base, a, sizeof a);
+  origin_of(url, b, sizeof b);
+  return strcmp(a, b) == 0;
+}
+
 void isync_registry_setup_http(const isync_registry *r, isync_http *h, int streaming) {
   CURL *c = h->easy;
   curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
@@ -59,6 +90,7 @@ void isync_registry_setup_http(const isync_registry *r, isync_http *h, int strea
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   if (streaming) {
     /* a blob may take hours: fail on a stall, not on total time */
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 0L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, r->stall_timeout);
   } else {

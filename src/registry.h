@@ -27,6 +27,7 @@ typedef void (*isync_auth_cont)(isync_engine *e, isync_job *j, void *arg, int ok
 typedef struct isync_waiter {
   isync_job *job;
   void *arg;
+  void (*arg_free)(void *arg);   /* frees arg when the waiter is dropped unrun */
   isync_auth_cont cont;
   const char *scopes;    /* for ping waiters: the scopes to prepare once the scheme is known */
   struct isync_registry *reg;
@@ -57,7 +58,6 @@ typedef struct isync_registry {
   /* engine thread state */
   int active;           /* blob transfers in flight */
   int active_meta;      /* metadata requests in flight */
-  isync_job *pend_head, *pend_tail;
   int auth_state;
   char *realm, *service;
   char *ping_err; const char *ping_code;
@@ -76,13 +76,20 @@ void isync_registry_setup_http(const isync_registry *r, isync_http *h, int strea
  * token for `scopes` (space-separated) is cached; then calls cont(arg, ok). On failure the job's
  * error is set before cont(0). */
 void isync_auth_prepare(isync_engine *e, isync_registry *r, const char *scopes, isync_job *j,
-                        isync_auth_cont cont, void *arg);
+                        isync_auth_cont cont, void *arg, void (*arg_free)(void *));
 /* Adds the Authorization header for scopes, if any is due. */
 void isync_auth_apply(isync_registry *r, const char *scopes, isync_http *h);
 /* Forget the token for scopes (after a 401). */
 void isync_auth_invalidate(isync_registry *r, const char *scopes);
 /* Forgets every waiting job (engine shutdown), dropping their references. */
 void isync_auth_drop_waiters(isync_registry *r);
+/* After an engine stopped: no slot in use, no ping or token fetch in flight. */
+void isync_registry_reset(isync_registry *r);
+/* Learns the scheme from a 401's WWW-Authenticate (a registry whose /v2/ was open may
+ * still protect repositories). Returns 1 when the state changed. */
+int isync_auth_learn(isync_registry *r, isync_http *h);
+/* 1 when url has the registry's scheme, host and port: credentials go only there. */
+int isync_registry_same_origin(const isync_registry *r, const char *url);
 /* Frees all auth state (engine thread or last reference). */
 void isync_auth_free(isync_registry *r);
 

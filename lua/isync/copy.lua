@@ -60,10 +60,11 @@ local function move_blob(ctx, b, trust_ledger)
     if dst:mount(dst_repo, b.digest, from) then remember(ctx, dst, dst_repo, b.digest); return "mounted", 0 end
   end
   if ctx.blob_sem then ctx.blob_sem:acquire(b.size or 0) end
-  local n
-  n, err, code = dst:copy_blob_from(src, src_repo, b.digest, dst_repo,
+  local ok, n
+  ok, n, err, code = pcall(dst.copy_blob_from, dst, src, src_repo, b.digest, dst_repo,
     { size = b.size, chunk_size = ctx.opts.chunk_size, buffer_size = ctx.opts.buffer_size })
   if ctx.blob_sem then ctx.blob_sem:release() end
+  if not ok then error(n, 0) end
   if not n then return nil, err, code end
   remember(ctx, dst, dst_repo, b.digest)
   return "copied", n

@@ -45,7 +45,10 @@ function M.push_type(media_type, doc, kind)
   if media_type and (INDEX_TYPES[media_type] or IMAGE_TYPES[media_type] or SCHEMA1_TYPES[media_type]) then
     return media_type
   end
-  if type(doc.mediaType) == "string" then return doc.mediaType end
+  -- the document's own word, when it is a well-formed type (it ends up in a header)
+  if type(doc.mediaType) == "string" and doc.mediaType:match("^[%w][%w!#$&^_.+-]*/[%w][%w!#$&^_.+-]*$") then
+    return doc.mediaType
+  end
   return kind == "index" and M.OCI_INDEX or M.OCI_MANIFEST
 end
 

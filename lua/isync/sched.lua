@@ -125,7 +125,9 @@ end
 --- Waits for a job; returns job:result(). Yields in a task, blocks elsewhere.
 function M.await(job)
   local me = M.current()
-  if me and coroutine.isyieldable() then
+  if finished_outside[job] then
+    -- already collected by the loop (submitted earlier, awaited late): nothing to wait for
+  elseif me and coroutine.isyieldable() then
     waiting[job] = me
     coroutine.yield(AWAIT)
   elseif not in_loop then
@@ -164,7 +166,13 @@ function M.all(list)
   local out, first_err = {}, nil
   for i, t in ipairs(list) do
     local ok, v = pcall(M.wait, t)
-    if ok then out[i] = v elseif not first_err then first_err = v end
+    if ok then
+      out[i] = v
+    elseif t.status ~= "failed" then
+      error(v, 0)   -- not the task's failure but the loop's (Ctrl-C): stop now
+    elseif not first_err then
+      first_err = v
+    end
   end
   if first_err then error(first_err, 0) end
   return out

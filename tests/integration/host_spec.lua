@@ -58,6 +58,20 @@ describe("the isync host", function()
   end)
 end)
 
+describe("Ctrl-C", function()
+  it("stops a top-level isync.map promptly", function()
+    local p = os.tmpname() .. ".lua"
+    H.write(p, 'local isync = require "isync"\nisync.map({1,2,3,4,5,6,7,8}, 2, function() isync.sleep(1) end)\nprint("finished")\n')
+    local ok, out = H.sh(("(exec %s %s) & pid=$!; sleep 0.5; kill -INT $pid; s=$(date +%%s%%N); wait $pid; " ..
+      "echo rc=$? ms=$(( ($(date +%%s%%N) - s) / 1000000 ))"):format(H.q(H.bin), H.q(p)))
+    os.remove(p)
+    local rc, ms = out:match("rc=(%d+) ms=(%d+)")
+    assert.equal(130, tonumber(rc), out)
+    assert.is_nil(out:find("finished", 1, true))
+    assert.is_true(tonumber(ms) < 1500, out)
+  end)
+end)
+
 describe("big blobs", function()
   local big   -- pushed once: {repo, digest, size}
   setup(function()
@@ -69,11 +83,13 @@ describe("big blobs", function()
     end
   end)
 
-  it("streams a 512 MiB blob with peak RSS under 64 MiB, digest intact", function()
+  it("streams a 512 MiB blob with peak RSS under 64 MiB, digest intact, beyond the request timeout", function()
     assert.is_true(big.size >= 512 * 1024 * 1024 or os.getenv("ISYNC_T_BIG_SIZE") ~= nil)
     local dst_repo = big.repo .. "-copy"
+    -- a 1 s metadata timeout: the stream takes longer and must not be cut by it
     local ok, out = H.isync(table.concat({ H.q(H.root .. "/tests/integration/scripts/blobcopy.lua"),
-      H.env("ISYNC_T_PLAIN"), big.repo, big.digest, big.size, H.env("ISYNC_T_PLAIN2"), dst_repo }, " "))
+      H.env("ISYNC_T_PLAIN"), big.repo, big.digest, big.size, H.env("ISYNC_T_PLAIN2"), dst_repo }, " "),
+      { ISYNC_T_TIMEOUT = "1" })
     assert(ok, out)
     local n, rss = out:match("bytes=(%d+) .* peak_rss_kb=(%d+)")
     io.stderr:write("\n# big blob: ", out)

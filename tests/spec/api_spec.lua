@@ -20,6 +20,17 @@ describe("isync API", function()
     assert.has_error(function() r:manifest("ok/repo", "bad tag!") end)
     assert.has_error(function() r:blob_exists("ok/repo", "sha256:short") end)
     assert.has_error(function() isync.registry("x.io", { timeout = "soon" }) end)
+    assert.has_error(function() isync.registry("user@host.io") end)
+    assert.has_error(function() r:put_manifest("ok/repo", "t", "{}", "a/b\r\nX-Injected: yes") end)
+    do
+      local closed <close> = isync.registry("127.0.0.1:1", { plain_http = true, docker_config = false }).core
+    end
+    local c = isync.registry("127.0.0.1:1", { plain_http = true, docker_config = false })
+    getmetatable(c.core).__close(c.core)
+    assert.has_error(function() c:tags("a/b") end, nil)
+    local ok, err = pcall(c.tags, c, "a/b")
+    assert.is_false(ok)
+    assert.matches("registry is closed", err)
   end)
 
   it("returns nil, message, code when the world fails", function()

@@ -83,6 +83,17 @@ describe("isync.sched", function()
     assert.same({ 1, 2, 3 }, order)
   end)
 
+  it("returns a job awaited after the loop already collected it", function()
+    local core = require "isync.core"
+    local got = isync.run(function()
+      local fast = core.submit("sleep", nil, { ms = 1 })
+      local slow = core.submit("sleep", nil, { ms = 60 })
+      sched.await(slow)
+      return sched.await(fast)
+    end)
+    assert.is_true(got)
+  end)
+
   it("refuses nonsense arguments", function()
     assert.has_error(function() isync.spawn(42) end)
     assert.has_error(function() sched.semaphore(0) end)

@@ -587,6 +587,10 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 w.write(mv[:n])
             sent += n
+        if cut is None and mode == "length" and sent < total:
+            # upstream closed early (3.11's readinto returns 0 instead of raising): abort too
+            self.close_up()
+            self.kill_client(reset=True)
         if cut is not None:
             self.close_up()
             self.kill_client(reset=(fault == "reset"))

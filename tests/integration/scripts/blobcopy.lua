@@ -2,8 +2,10 @@
 -- two plain-HTTP registries, then print bytes, seconds and this process's peak RSS.
 local isync = require "isync"
 local src_addr, repo, digest, size, dst_addr, dst_repo, chunk = table.unpack(arg)
-local src = isync.registry(src_addr, { plain_http = true, docker_config = false })
-local dst = isync.registry(dst_addr, { plain_http = true, docker_config = false })
+-- ISYNC_T_TIMEOUT: the metadata request timeout, which must not cap a blob stream
+local timeout = tonumber(os.getenv("ISYNC_T_TIMEOUT") or "")
+local src = isync.registry(src_addr, { plain_http = true, docker_config = false, timeout = timeout, retry = false })
+local dst = isync.registry(dst_addr, { plain_http = true, docker_config = false, timeout = timeout, retry = false })
 local t0 = isync.monotime()
 local n, err, code = dst:copy_blob_from(src, repo, digest, dst_repo,
   { size = math.tointeger(tonumber(size)), chunk_size = chunk and math.tointeger(tonumber(chunk)) or 0 })
