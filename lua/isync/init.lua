@@ -153,6 +153,7 @@ M.Registry = Registry
 
 --- A sync plan over (source, destination) pairs; see isync.plan.
 function M.plan(opts) return require("isync.plan").new(opts) end
+M.regex = setmetatable({}, { __index = function(_, k) return require("isync.regex")[k] end })
 M.log = function(opts) return require("isync.log").new(opts) end
 M.ledger = function(path) return require("isync.ledger").open(path) end
 M.platforms = function(os_list, arch_list) return require("isync.platform").filter(os_list, arch_list) end

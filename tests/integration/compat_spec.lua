@@ -182,6 +182,28 @@ describe("image-syncer mode", function()
     H.rm(dir)
   end)
 
+  it("shows a live progress line on a terminal and timestamped lines in a log", function()
+    local dir = H.tmpdir()
+    local repo = H.unique("compat/prog-")
+    H.mkimage("plain", "bigblob", repo, "big", "--size", "160M")
+    H.write(dir .. "/auth.json", json.encode({ [P] = { insecure = true }, [P2] = { insecure = true } }))
+    H.write(dir .. "/images.json", json.encode({ [P .. "/" .. repo] = P2 .. "/prog/" .. repo }))
+    -- `script` gives isync a pseudo-terminal, as a person running it has
+    local cmd = ("%s --auth %s --images %s --no-ledger"):format(H.q(H.bin), H.q(dir .. "/auth.json"),
+      H.q(dir .. "/images.json"))
+    local ok, out = H.sh(("script -qec %s /dev/null"):format(H.q(cmd)))
+    assert(ok, out)
+    assert.matches("\r\27%[Kisync: %d+/1 images, 0 failed, [%d.]+ [KMG]?B moved", out)
+    assert.matches("1 image: 1 copied, 0 skipped, 0 failed", out)
+    -- a log file gets timestamped lines and no terminal control
+    ok, out = isync_sync(dir, json.encode({ [P .. "/" .. repo] = P2 .. "/prog2/" .. repo }), "json", { "--force" })
+    assert(ok, out)
+    local log = H.read(dir .. "/log")
+    assert.matches("%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ copied ", log)
+    assert.is_nil(log:find("\27", 1, true))
+    H.rm(dir)
+  end)
+
   it("reads the legacy --config file", function()
     local dir = H.tmpdir()
     local repo = H.unique("compat/cfg-")

@@ -59,11 +59,16 @@ listeners; non-matching requests are never faulted or delayed.  Examples:
   --only '/(blobs|manifests)/'     --only '/blobs/sha256:|/blobstore/'
 
 --redirect-blobs: GET /v2/<name>/blobs/<digest> is checked upstream with HEAD (same
-headers); if 200 the proxy answers 307 Location: http://localhost:<store>/blobstore/
-<name>/<digest>?sig=abc, otherwise it proxies the GET normally (404/401 pass through).
-The store listener (port in F.store) fetches the blob from upstream without credentials,
-forwards Range, answers GET/HEAD with object-store headers only (no Docker-Content-Digest),
-403 without sig=abc, and 400 with --store-reject-auth if Authorization is present.
+headers minus Range); if 200 the proxy answers 307 Location: http://localhost:<store>/
+blobstore/<name>/<digest>?sig=abc, otherwise it proxies the GET normally (404/401 pass
+through).  Redirects are not faults (not counted by --max-faults); a reset drawn for such
+a GET loses the 307 (RST), a truncate does not apply.  The store listener (port in
+F.store; also bound on [::1] when possible) fetches the blob from upstream without
+credentials, forwards Range, answers GET/HEAD with object-store headers only (no
+Docker-Content-Digest), 403 without sig=abc, and 400 with --store-reject-auth if
+Authorization is present.  Store requests are faulted too when they match --only.
+
+Upstream unreachable: 502.  Upstream closing mid-body: the client gets an RST.
 
 log (--log F), one line per request, flushed:
   METHOD PATH STATUS fault=<none|reset|500|503|429|truncate|redirect> auth=<yes|no> listener=<proxy|store>
@@ -637,7 +642,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     ap = argparse.ArgumentParser(
-        prog="faultproxy.py", description=__doc__.split("\n\n")[0],
+        prog="faultproxy.py", description="\n\n".join(__doc__.split("\n\n")[0::2]),
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--upstream", required=True, metavar="HOST:PORT", help="plain-HTTP registry (loopback)")
     ap.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT", help="default 127.0.0.1:0 (kernel picks)")
