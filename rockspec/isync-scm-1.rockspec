@@ -41,6 +41,7 @@ build = {
     ["isync.regex"] = "lua/isync/regex.lua",
     ["isync.report"] = "lua/isync/report.lua",
     ["isync.retry"] = "lua/isync/retry.lua",
+    ["isync.semver"] = "lua/isync/semver.lua",
     ["isync.compat.imagesyncer"] = "lua/isync/compat/imagesyncer.lua",
   },
 }

@@ -83,6 +83,17 @@ local function describe_ok(res)
   return table.concat(parts, ", ") .. ", " .. report_mod.human(st.bytes)
 end
 
+--- Shows every retry of a request in log (verbose level) until the returned function is called.
+function M.log_retries(log)
+  local isync = require "isync"
+  local saved = isync.on_retry
+  isync.on_retry = function(reg, op, err, code, delay, attempt)
+    log:verbose(("retry %s on %s in %.1fs (attempt %d): %s (%s)"):format(op, reg.name, delay, attempt + 1, err, code))
+    if saved then saved(reg, op, err, code, delay, attempt) end
+  end
+  return function() isync.on_retry = saved end
+end
+
 --- Runs every copy; returns the report (report.failed == 0 when all went well).
 function Plan:run(run_opts)
   local o = merged(self.opts, run_opts)
@@ -134,6 +145,7 @@ function Plan:run(run_opts)
     return entry
   end
 
+  local restore = M.log_retries(log)
   local ticker
   sched.run(function()
     ticker = sched.spawn(function()
@@ -180,6 +192,7 @@ function Plan:run(run_opts)
     sched.wait(ticker)
   end)
 
+  restore()
   if ledger then
     local ok, err = ledger:sync()
     if own_ledger then ledger:close() end

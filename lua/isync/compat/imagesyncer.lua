@@ -356,7 +356,9 @@ function M.main(argv)
     output_format = o.output_format or "yaml", log = log,
   }
   local t0 = isync.monotime()
+  local restore = require("isync.plan").log_retries(log)   -- the tag listings retry too
   build_plan(plan, rules, registry_opener(auth, o), o)
+  restore()
   local report = plan:run()
   log:summary(("Synchronization finished, %d images failed, cost %.1fs."):format(report.failed, isync.monotime() - t0))
   log:close()
