@@ -42,6 +42,9 @@ build = {
     ["isync.report"] = "lua/isync/report.lua",
     ["isync.retry"] = "lua/isync/retry.lua",
     ["isync.semver"] = "lua/isync/semver.lua",
+    ["isync.rename"] = "lua/isync/rename.lua",
+    ["isync.policy"] = "lua/isync/policy.lua",
+    ["isync.commands"] = "lua/isync/commands.lua",
     ["isync.compat.imagesyncer"] = "lua/isync/compat/imagesyncer.lua",
   },
 }

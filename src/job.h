@@ -20,6 +20,7 @@ typedef enum {
   ISYNC_JOB_BLOB_GET,
   ISYNC_JOB_BLOB_PUT,
   ISYNC_JOB_SLEEP,
+  ISYNC_JOB_REFERRERS,
 } isync_job_kind;
 
 typedef struct isync_blobcopy isync_blobcopy;

@@ -169,7 +169,7 @@ static const struct { const char *name; isync_job_kind kind; } KINDS[] = {
   {"manifest_head", ISYNC_JOB_MANIFEST_HEAD}, {"manifest_put", ISYNC_JOB_MANIFEST_PUT},
   {"blob_head", ISYNC_JOB_BLOB_HEAD}, {"blob_mount", ISYNC_JOB_BLOB_MOUNT},
   {"blob_copy", ISYNC_JOB_BLOB_COPY}, {"blob_get", ISYNC_JOB_BLOB_GET},
-  {"blob_put", ISYNC_JOB_BLOB_PUT}, {"sleep", ISYNC_JOB_SLEEP}, {NULL, 0},
+  {"blob_put", ISYNC_JOB_BLOB_PUT}, {"sleep", ISYNC_JOB_SLEEP}, {"referrers", ISYNC_JOB_REFERRERS}, {NULL, 0},
 };
 
 static char *req_str(lua_State *L, int t, const char *k) {
@@ -208,6 +208,7 @@ static int l_submit(lua_State *L) {
         return luaL_error(L, "invalid tag or digest '%s'", j->ref);
       break;
     case ISYNC_JOB_BLOB_HEAD: case ISYNC_JOB_BLOB_MOUNT: case ISYNC_JOB_BLOB_COPY: case ISYNC_JOB_BLOB_GET:
+    case ISYNC_JOB_REFERRERS:
       j->ref = req_str(L, 3, "digest");
       if (!isync_digest_valid(j->ref)) return luaL_error(L, "invalid digest '%s'", j->ref);
       break;
@@ -352,6 +353,10 @@ static int job_result(lua_State *L) {
       return 1;
     case ISYNC_JOB_BLOB_GET:
       lua_pushlstring(L, j->body.data ? j->body.data : "", j->body.len);
+      return 1;
+    case ISYNC_JOB_REFERRERS:
+      if (!j->exists) lua_pushboolean(L, 0);
+      else lua_pushlstring(L, j->body.data ? j->body.data : "", j->body.len);
       return 1;
     default:
       lua_pushboolean(L, 1);

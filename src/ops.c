@@ -132,6 +132,10 @@ static void ops_setup(isync_engine *e, isync_job *j, isync_http *h) {
       isync_http_header(h, "%s", ACCEPT_MANIFESTS);
       h->body.limit = MANIFEST_MAX;
       break;
+    case ISYNC_JOB_REFERRERS:
+      isync_http_header(h, "Accept: application/vnd.oci.image.index.v1+json");
+      h->body.limit = MANIFEST_MAX;
+      break;
     case ISYNC_JOB_MANIFEST_PUT:
       isync_http_header(h, "Content-Type: %s", j->media_type);
       h->send_data = j->data.data ? j->data.data : "";
@@ -408,6 +412,24 @@ static void blob_put_done(isync_engine *e, isync_job *j, isync_http *h) {
   isync_http_free(e, h);
 }
 
+/* ---- referrers (OCI 1.1): an index of the manifests whose subject is the digest ---- */
+
+static void referrers_done(isync_engine *e, isync_job *j, isync_http *h) {
+  if (h->cc == CURLE_OK && (h->status == 404 || h->status == 405 || h->status == 400)) {
+    j->exists = 0;   /* the registry has no referrers API: not an error */
+  } else if (!ok_status(h, 200)) {
+    isync_job_fail_http(e, j, h, "GET referrers", NULL);
+    isync_http_free(e, h);
+    return;
+  } else {
+    j->exists = 1;
+    j->body = h->body;
+    isync_buf_init(&h->body, 0);
+  }
+  isync_http_free(e, h);
+  isync_job_finish(e, j);
+}
+
 /* ---- sleep ---- */
 
 static void sleep_done(isync_engine *e, void *arg) { isync_job_finish(e, arg); }
@@ -475,6 +497,11 @@ void isync_ops_start(isync_engine *e, isync_job *j) {
       isync_digest_of(j->data.data ? j->data.data : "", j->data.len, NULL, j->digest);
       url_for(url, sizeof url, j, "blobs", "uploads/");
       request(e, j, "POST", url, blob_post_done);
+      return;
+    case ISYNC_JOB_REFERRERS:
+      j->scopes = isync_scopes(j->repo, "pull", NULL, NULL);
+      url_for(url, sizeof url, j, "referrers", j->ref);
+      request(e, j, "GET", url, referrers_done);
       return;
     case ISYNC_JOB_BLOB_COPY:
       break;

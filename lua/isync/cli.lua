@@ -7,7 +7,10 @@ local M = {}
 M.USAGE = [[
 usage: isync [--trace] SCRIPT.lua [ARGS...]   run a sync policy written in Lua
        isync --images FILE [--auth FILE] [flags]  image-syncer's files and flags
-       isync --help | --version
+       isync cp SRC DST        copy one image, every platform, digest preserved
+       isync ls REPO           list tags (--digests for their digests)
+       isync inspect REF       media type, digest, size, platforms, referrers
+       isync --help | --version      (isync COMMAND --help for each command)
 
   SCRIPT.lua  a Lua 5.4 script; `require "isync"` gives the API (see README.md).
               `arg` is set as the stock lua interpreter sets it.
@@ -46,6 +49,13 @@ function M.main(argv)
       return require("isync.compat.imagesyncer").main(args)
     end
     if flag:sub(1, 1) ~= "-" then break end
+  end
+  local first = argv[1] == "--trace" and 2 or 1
+  local cmd = argv[first]
+  if cmd == "cp" or cmd == "ls" or cmd == "inspect" then
+    local args = {}
+    for j = first + 1, #argv do args[#args + 1] = argv[j] end
+    return require("isync.commands")[cmd](args)
   end
   local i = 1
   while argv[i] do

@@ -123,6 +123,12 @@ function Registry:blob(repo, digest, opts)
   return call_reg(self, "blob_get", { repo = self:repo(repo), digest = digest, max_size = opts and opts.max_size })
 end
 
+--- The OCI referrers of a manifest (signatures, SBOMs, attestations): the index's bytes,
+--- or false when the registry has no referrers API (then look for the "sha256-<hex>" tag).
+function Registry:referrers(repo, digest)
+  return call_reg(self, "referrers", { repo = self:repo(repo), digest = digest })
+end
+
 --- Upload bytes as a blob; returns its digest.
 function Registry:put_blob(repo, bytes)
   return call_reg(self, "blob_put", { repo = self:repo(repo), data = bytes })
@@ -153,6 +159,11 @@ M.Registry = Registry
 
 --- A sync plan over (source, destination) pairs; see isync.plan.
 function M.plan(opts) return require("isync.plan").new(opts) end
+local function lazy(name) return setmetatable({}, { __index = function(_, k) return require(name)[k] end }) end
+M.semver = lazy("isync.semver")
+M.rename = lazy("isync.rename")
+M.policy = lazy("isync.policy")
+M.mirror = function(spec) return require("isync.policy").mirror(spec) end
 M.regex = setmetatable({}, { __index = function(_, k) return require("isync.regex")[k] end })
 M.log = function(opts) return require("isync.log").new(opts) end
 M.ledger = function(path) return require("isync.ledger").open(path) end
