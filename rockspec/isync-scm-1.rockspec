@@ -45,6 +45,7 @@ build = {
     ["isync.rename"] = "lua/isync/rename.lua",
     ["isync.policy"] = "lua/isync/policy.lua",
     ["isync.commands"] = "lua/isync/commands.lua",
+    ["isync.args"] = "lua/isync/args.lua",
     ["isync.compat.imagesyncer"] = "lua/isync/compat/imagesyncer.lua",
   },
 }

@@ -163,6 +163,8 @@ local function lazy(name) return setmetatable({}, { __index = function(_, k) ret
 M.semver = lazy("isync.semver")
 M.rename = lazy("isync.rename")
 M.policy = lazy("isync.policy")
+M.args = function(argv, spec, usage) return require("isync.args").parse(argv, spec, usage) end
+M.connect = function(o) return require("isync.args").registries(o) end
 M.mirror = function(spec) return require("isync.policy").mirror(spec) end
 M.regex = setmetatable({}, { __index = function(_, k) return require("isync.regex")[k] end })
 M.log = function(opts) return require("isync.log").new(opts) end

@@ -16,7 +16,7 @@ local function human(n)
   local units = { "B", "KB", "MB", "GB", "TB" }
   local i = 1
   while n >= 1000 and i < #units do n = n / 1000; i = i + 1 end
-  return i == 1 and ("%d B"):format(n) or ("%.1f %s"):format(n, units[i])
+  return i == 1 and ("%d B"):format(math.floor(n)) or ("%.1f %s"):format(n, units[i])
 end
 M.human = human
 
