@@ -18,6 +18,10 @@ local n = isync.run(function()
   local t = isync.spawn(function() return #src:tags(os.getenv("REPO")) end)
   return isync.wait(t)
 end)
+-- and a whole policy, run from the host program's own loop
+local report = isync.mirror { from = src, to = dst, repos = { os.getenv("REPO") },
+  map = function(repo, tag) return "policy/" .. repo, tag end, plan = { ledger = false, log = { level = "quiet" } } }
+assert(report.failed == 0 and report.copied == 1, "mirror: " .. report:summary())
 print(("EMBED-OK %s %s %d"):format(results.copy.status, results.copy.digest, n))
 ]]
 
