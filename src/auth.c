@@ -92,6 +92,16 @@ int isync_auth_learn(isync_registry *r, isync_http *h) {
 
 /* ---- the /v2/ ping: learn which scheme the registry wants ---- */
 
+/* Records a transport failure of h as "<what> <url>: <curl's words>" and its code. */
+static void transport_failure(const isync_http *h, const char *what, char **err, const char **code) {
+  char url[512], msg[1024];
+  isync_url_redact(h->url, url, sizeof url);
+  snprintf(msg, sizeof msg, "%s %s: %s", what, url, h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->cc));
+  free(*err);
+  *err = strdup(msg);
+  *code = isync_code_for_curl(h->cc);
+}
+
 static void ping_done(isync_engine *e, isync_http *h) {
   isync_registry *r = h->ud;
   char url[512];
@@ -101,9 +111,7 @@ static void ping_done(isync_engine *e, isync_http *h) {
   r->ping_code = NULL;
   char msg[1024];
   if (h->cc != CURLE_OK) {
-    snprintf(msg, sizeof msg, "GET %s: %s", url, h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->cc));
-    r->ping_code = isync_code_for_curl(h->cc);
-    r->ping_err = strdup(msg);
+    transport_failure(h, "GET", &r->ping_err, &r->ping_code);
     r->auth_state = ISYNC_AUTH_UNKNOWN;   /* a network failure is not remembered */
   } else if (h->status == 401) {
     r->auth_state = ISYNC_AUTH_FAILED;
@@ -163,9 +171,7 @@ static void token_done(isync_engine *e, isync_http *h) {
   t->code = NULL;
   char msg[1024];
   if (h->cc != CURLE_OK) {
-    snprintf(msg, sizeof msg, "token request to %s: %s", url, h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->cc));
-    t->code = isync_code_for_curl(h->cc);
-    t->err = strdup(msg);
+    transport_failure(h, "token request to", &t->err, &t->code);
   } else if (h->status != 200) {
     snprintf(msg, sizeof msg, "token request to %s: HTTP %ld (%s)", url, h->status,
              h->status == 401 ? "wrong username or password" : h->status == 403 ? "access denied" : "token server error");

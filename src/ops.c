@@ -263,24 +263,26 @@ static void manifest_get_done(isync_engine *e, isync_job *j, isync_http *h) {
   isync_job_finish(e, j);
 }
 
+/* A HEAD's answer: 404 is "absent" (not an error), 200 "present" with its length, anything
+ * else the job's error. Returns 1 when present, so the caller can read more headers. */
+static int head_outcome(isync_job *j, isync_http *h, const char *what, const char *not_found_code) {
+  if (h->cc == CURLE_OK && h->status == 404) { j->exists = 0; return 0; }
+  if (!ok_status(h, 200)) { isync_job_set_http_error(j, h, what, not_found_code); return 0; }
+  j->exists = 1;
+  curl_off_t cl = -1;
+  curl_easy_getinfo(h->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+  j->out_size = cl;
+  return 1;
+}
+
 static void manifest_head_done(isync_engine *e, isync_job *j, isync_http *h) {
-  if (h->cc == CURLE_OK && h->status == 404) {
-    j->exists = 0;
-  } else if (!ok_status(h, 200)) {
-    isync_job_fail_http(e, j, h, "HEAD manifest", "MANIFEST_UNKNOWN");
-    isync_http_free(e, h);
-    return;
-  } else {
-    j->exists = 1;
+  if (head_outcome(j, h, "HEAD manifest", "MANIFEST_UNKNOWN")) {
     char hdr[ISYNC_DIGEST_MAX];
     if (isync_http_get_header(h, "Docker-Content-Digest", hdr, sizeof hdr) && isync_digest_valid(hdr))
       snprintf(j->digest, sizeof j->digest, "%s", hdr);
     else if (is_digest_ref(j->ref))
       snprintf(j->digest, sizeof j->digest, "%s", j->ref);
     j->out_media_type = media_type_of(h);
-    curl_off_t cl = -1;
-    curl_easy_getinfo(h->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-    j->out_size = cl;
   }
   isync_http_free(e, h);
   isync_job_finish(e, j);
@@ -307,18 +309,7 @@ static void manifest_put_done(isync_engine *e, isync_job *j, isync_http *h) {
 /* ---- blobs ---- */
 
 static void blob_head_done(isync_engine *e, isync_job *j, isync_http *h) {
-  if (h->cc == CURLE_OK && h->status == 404) {
-    j->exists = 0;
-  } else if (!ok_status(h, 200)) {
-    isync_job_fail_http(e, j, h, "HEAD blob", "BLOB_UNKNOWN");
-    isync_http_free(e, h);
-    return;
-  } else {
-    j->exists = 1;
-    curl_off_t cl = -1;
-    curl_easy_getinfo(h->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-    j->out_size = cl;
-  }
+  head_outcome(j, h, "HEAD blob", "BLOB_UNKNOWN");
   isync_http_free(e, h);
   isync_job_finish(e, j);
 }

@@ -87,12 +87,19 @@ function M.cp(argv)
   return 0
 end
 
+-- The start of the one-argument commands: options, --help, the reference and its registry.
+-- Returns nil and the exit status when there is nothing more to do.
+local function one_ref(argv, name, extra, what)
+  local o, pos = parse(argv, flags(extra))
+  if o.help then io.stdout:write(M.HELP[name]); return nil, 0 end
+  if #pos ~= 1 then io.stderr:write(M.HELP[name]); return nil, 2 end
+  local r = ref_of(pos[1], what)
+  return o, r, open(o, nil, r.registry)
+end
+
 function M.ls(argv)
-  local o, pos = parse(argv, flags { ["--digests"] = true })
-  if o.help then io.stdout:write(M.HELP.ls); return 0 end
-  if #pos ~= 1 then io.stderr:write(M.HELP.ls); return 2 end
-  local r = ref_of(pos[1], "repository")
-  local reg = open(o, nil, r.registry)
+  local o, r, reg = one_ref(argv, "ls", { ["--digests"] = true }, "repository")
+  if not o then return r end
   local tags, err, code = reg:tags(r.repo)
   if not tags then error(("%s (%s)"):format(err, code), 0) end
   table.sort(tags)
@@ -164,11 +171,8 @@ local function describe(reg, repo, m)
 end
 
 function M.inspect(argv)
-  local o, pos = parse(argv, flags { ["--json"] = true })
-  if o.help then io.stdout:write(M.HELP.inspect); return 0 end
-  if #pos ~= 1 then io.stderr:write(M.HELP.inspect); return 2 end
-  local r = ref_of(pos[1], "reference")
-  local reg = open(o, nil, r.registry)
+  local o, r, reg = one_ref(argv, "inspect", { ["--json"] = true }, "reference")
+  if not o then return r end
   local ref = r.digest or r.tag or "latest"
   local m, err, code = reg:manifest(r.repo, ref)
   if not m then error(("%s (%s)"):format(err, code), 0) end

@@ -16,6 +16,10 @@
   util.py reqs LOG OFFSET
       Count the registry access-log lines after byte OFFSET: shell assignments
       total GET HEAD PUT POST PATCH DELETE listing ping blob_get manifest_get manifest_head blob_head.
+  util.py upload LOG OFFSET DIGEST T0
+      When the upload of blob DIGEST ran, from the registry's own log lines (time=..., 
+      http.response.duration=...) after OFFSET: "START_OFFSET SECONDS" relative to epoch T0
+      (START_OFFSET: seconds after T0; an upload's POST, PATCHes and PUT all count).
   util.py report REPORT.json
       The summary figures of an isync --report file as shell assignments.
 """
@@ -173,6 +177,50 @@ def cmd_reqs(argv):
         print("%s=%d" % (k, v))
 
 
+APP_LINE = re.compile(r'^time="([^"]+)".*msg="response completed.*http\.request\.method=(\w+)'
+                      r'.*http\.request\.uri="?([^" ]+)"?.*http\.response\.duration=(\S+)')
+UPLOAD = re.compile(r'/blobs/uploads/([0-9a-f-]{36})')
+
+
+def go_duration(s):
+    total, units = 0.0, {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "\u00b5s": 1e-6, "ns": 1e-9}
+    for num, unit in re.findall(r'([\d.]+)(h|ms|us|\u00b5s|ns|m|s)', s):
+        total += float(num) * units[unit]
+    return total
+
+
+def epoch(ts):
+    import datetime
+    m = re.match(r'(\d+-\d+-\d+T\d+:\d+:\d+)(?:\.(\d+))?Z', ts)
+    t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    return t.timestamp() + float("0." + (m.group(2) or "0"))
+
+
+def cmd_upload(argv):
+    log, offset, digest, t0 = argv[0], int(argv[1]), argv[2].split(":")[-1], float(argv[3])
+    spans, target = {}, None
+    with open(log, "rb") as f:
+        f.seek(offset)
+        for line in f.read().decode("utf-8", "replace").splitlines():
+            m = APP_LINE.search(line)
+            if not m:
+                continue
+            u = UPLOAD.search(m.group(3))
+            if not u:
+                continue
+            end = epoch(m.group(1))
+            start = end - go_duration(m.group(4))
+            s0, e0 = spans.get(u.group(1), (start, end))
+            spans[u.group(1)] = (min(s0, start), max(e0, end))
+            if m.group(2) == "PUT" and digest in m.group(3) and target is None:
+                target = u.group(1)
+    if target is None:
+        print("? ?")
+        return
+    s, e = spans[target]
+    print("%.1f %.1f" % (s - t0, e - s))
+
+
 def cmd_report(argv):
     with open(argv[0]) as f:
         r = json.load(f)
@@ -188,7 +236,7 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     cmd = {"app": cmd_app, "alias": cmd_alias, "summary": cmd_summary, "images": cmd_images, "reqs": cmd_reqs,
-           "report": cmd_report}.get(sys.argv[1])
+           "report": cmd_report, "upload": cmd_upload}.get(sys.argv[1])
     if not cmd:
         sys.exit(__doc__)
     cmd(sys.argv[2:])
