@@ -276,7 +276,7 @@ static void post_done(isync_engine *e, isync_job *j, isync_http *h) {
 void isync_blobcopy_start(isync_engine *e, isync_job *j) {
   const char *algo = strncmp(j->ref, "sha512:", 7) == 0 ? "sha512" : "sha256";
   isync_blobcopy *bc = calloc(1, sizeof *bc);
-  if (!bc || isync_ring_init(&bc->ring, j->ring_size ? j->ring_size : (4u << 20)) != 0 ||
+  if (!bc || isync_ring_init(&bc->ring, j->ring_size ? j->ring_size : (1u << 20)) != 0 ||
       !(bc->hasher = isync_hasher_new(algo))) {
     isync_blobcopy_free(bc);
     isync_job_fail(e, j, "INTERNAL", "out of memory");

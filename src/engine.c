@@ -2,6 +2,7 @@
 #include "engine.h"
 #include "job.h"
 #include <errno.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -442,7 +443,14 @@ static void *engine_main(void *arg) {
   return NULL;
 }
 
-static void init_curl(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void init_curl(void) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+#ifdef M_MMAP_THRESHOLD
+  /* transfer buffers (rings) come and go by the thousand: keep them mmapped so freeing
+   * one returns its memory, instead of glibc raising the threshold and fragmenting the heap */
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
+}
 
 isync_engine *isync_engine_start(char *err, size_t errsz) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;

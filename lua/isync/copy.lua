@@ -88,6 +88,15 @@ local function blob(ctx, b, trust_ledger)
   return how, n, code
 end
 
+-- A source manifest, fetched once per run: prepare() fetches, the copy reuses.
+local function get_manifest(ctx, ref)
+  local cache = ctx.cache
+  if cache and cache[ref] then return cache[ref] end
+  local m = check(ctx.src:manifest(ctx.src_repo, ref))
+  if cache then cache[ref] = m end
+  return m
+end
+
 local function new_stats()
   return { blobs_copied = 0, blobs_mounted = 0, blobs_skipped = 0, blobs_foreign = 0, bytes = 0,
            manifests_pushed = 0, manifests_skipped = 0 }
@@ -122,7 +131,7 @@ local function copy_index(ctx, children, label)
       ctx.stats.manifests_skipped = ctx.stats.manifests_skipped + 1
       return
     end
-    local cm = check(ctx.src:manifest(ctx.src_repo, c.digest))
+    local cm = get_manifest(ctx, c.digest)
     copy_tree(ctx, cm, c.digest, label .. "@" .. c.digest:sub(1, 19))
   end)
 end
@@ -197,21 +206,17 @@ local function image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
   dst_repo = dst_repo or src_repo
   dst_ref = dst_ref or ref
   local label = src.name .. "/" .. src:repo(src_repo) .. (ref:find(":", 1, true) and "@" or ":") .. ref
+  local prepared = opts.prepared
   local ctx = { src = src, src_repo = src_repo, dst = dst, dst_repo = dst_repo, opts = opts, stats = new_stats(),
                 ledger = opts.ledger, blob_sem = opts.blob_sem, dry_run = opts.dry_run, filter = opts.platforms,
-                on_bytes = opts.on_bytes }
+                on_bytes = opts.on_bytes, cache = prepared and prepared.cache or {} }
   local key = base_of(dst) .. "/" .. dst:repo(dst_repo) .. (dst_ref:find(":", 1, true) and "@" or ":") .. dst_ref
   -- HEAD both sides first: an unchanged image costs two HEADs and no GET (pull quotas)
-  local sh = check(src:head(src_repo, ref))
-  if not sh then fail(label .. ": manifest unknown", "MANIFEST_UNKNOWN") end
-  if not opts.force and sh.digest and not ctx.filter then
-    local dh = check(dst:head(dst_repo, dst_ref))
-    if dh and dh.digest == sh.digest then
-      if ctx.ledger and not ctx.dry_run then ctx.ledger:set_image(key, sh.digest) end
-      return { status = "skipped", digest = sh.digest, source_digest = sh.digest, media_type = sh.media_type, stats = ctx.stats }
-    end
+  if not prepared then
+    local early = M._compare(ctx, ref, dst_ref, key, label)
+    if early then return early end
   end
-  local m = check(src:manifest(src_repo, ref))
+  local m = get_manifest(ctx, ref)
   if ctx.filter then
     local doc = manifest.decode(m.bytes)
     local kind = doc and manifest.kind(m.media_type, doc)
@@ -235,6 +240,56 @@ local function image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
   if ctx.ledger and not ctx.dry_run then ctx.ledger:set_image(key, digest) end
   return { status = ctx.dry_run and "would copy" or "copied", digest = digest, source_digest = m.digest,
            media_type = m.media_type, stats = ctx.stats, note = ctx.note, stale_ledger = ctx.stale_ledger }
+end
+
+-- The unchanged check: HEAD the source, and (without a filter or force) the destination.
+-- Returns a "skipped" result when both name the same digest.
+function M._compare(ctx, ref, dst_ref, key, label)
+  local sh = check(ctx.src:head(ctx.src_repo, ref))
+  if not sh then fail(label .. ": manifest unknown", "MANIFEST_UNKNOWN") end
+  if not ctx.opts.force and sh.digest and not ctx.filter then
+    local dh = check(ctx.dst:head(ctx.dst_repo, dst_ref))
+    if dh and dh.digest == sh.digest then
+      if ctx.ledger and not ctx.dry_run then ctx.ledger:set_image(key, sh.digest) end
+      return { status = "skipped", digest = sh.digest, source_digest = sh.digest, media_type = sh.media_type, stats = ctx.stats }
+    end
+  end
+end
+
+-- The first half of a copy, for scheduling: the unchanged check, then the source manifest
+-- tree (cached for the copy, so nothing is fetched twice) and the size of its largest blob.
+local function prepare(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
+  dst_repo = dst_repo or src_repo
+  dst_ref = dst_ref or ref
+  local label = src.name .. "/" .. src:repo(src_repo) .. (ref:find(":", 1, true) and "@" or ":") .. ref
+  local ctx = { src = src, src_repo = src_repo, dst = dst, dst_repo = dst_repo, opts = opts, stats = new_stats(),
+                ledger = opts.ledger, dry_run = opts.dry_run, filter = opts.platforms, cache = {} }
+  local key = base_of(dst) .. "/" .. dst:repo(dst_repo) .. (dst_ref:find(":", 1, true) and "@" or ":") .. dst_ref
+  local early = M._compare(ctx, ref, dst_ref, key, label)
+  if early then return early end
+  local weight = 0
+  local function walk(r, depth)
+    local m = get_manifest(ctx, r)
+    local doc = manifest.decode(m.bytes)
+    local kind = doc and manifest.kind(m.media_type, doc)
+    if kind == "image" then
+      for _, b in ipairs(manifest.blobs(doc) or {}) do weight = math.max(weight, b.size or 0) end
+    elseif kind == "index" and depth < 4 then
+      for _, c in ipairs(manifest.children(doc) or {}) do walk(c.digest, depth + 1) end
+    end
+  end
+  walk(ref, 0)
+  return { status = "prepared", weight = weight, cache = ctx.cache }
+end
+
+--- Prepares a copy for scheduling (plans use it to start the largest work first): returns a
+--- final {status = "skipped"} result, or {status = "prepared", weight, cache} to pass to
+--- M.image as opts.prepared; or nil, message, code. Writes nothing.
+function M.prepare(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
+  local ok, res = pcall(prepare, src, src_repo, ref, dst, dst_repo, dst_ref, opts or {})
+  if ok then return res end
+  if getmetatable(res) == Failure then return nil, res.msg, res.code end
+  error(res, 0)
 end
 
 --- Copies src/src_repo:ref to dst/dst_repo:dst_ref (dst_repo defaults to src_repo, dst_ref

@@ -136,7 +136,7 @@ end
 
 --- Streams one blob from src_reg/src_repo into this registry's repo; returns bytes moved.
 --- opts: size (expected; else taken from the source), chunk_size (PATCH chunks; 0 =
---- one PUT), buffer_size (ring, default 4 MiB).
+--- one PUT), buffer_size (ring, default 1 MiB).
 function Registry:copy_blob_from(src_reg, src_repo, digest, repo, opts)
   opts = opts or {}
   return call_reg(self, "blob_copy", {

@@ -133,9 +133,20 @@ function Plan:run(run_opts)
 
   local function sync_one(it)
     local started = core.monotime()
-    local res, err, code = copy.image(it.src.registry, it.src.repo, it.src.ref, it.dst.registry, it.dst.repo,
-                                      it.dst.ref, copy_opts)
-    local entry = { source = ref_string(it.src), destination = ref_string(it.dst), seconds = core.monotime() - started }
+    local res, err, code
+    if it.final then
+      res, err, code = it.final.res, it.final.err, it.final.code
+    else
+      local o2 = copy_opts
+      if it.prepared then
+        o2 = setmetatable({ prepared = it.prepared }, { __index = copy_opts })
+        it.prepared = nil   -- the cached manifests are not needed after this copy
+      end
+      res, err, code = copy.image(it.src.registry, it.src.repo, it.src.ref, it.dst.registry, it.dst.repo, it.dst.ref, o2)
+    end
+    it.final = nil
+    local entry = { source = ref_string(it.src), destination = ref_string(it.dst),
+                    seconds = core.monotime() - started + (it.prep_seconds or 0) }
     if res then
       entry.status, entry.digest, entry.source_digest = res.status, res.digest, res.source_digest
       entry.stats, entry.note, entry.reason = res.stats, res.note, res.reason
@@ -161,28 +172,59 @@ function Plan:run(run_opts)
         end
       end
     end)
+    -- In batches: first the cheap half of every copy (the unchanged check and the source
+    -- manifests, many at once on the metadata pool), then the copies, the images with the
+    -- largest blobs first, so the longest transfers start early instead of ending the run.
+    local function prepare_batch(batch)
+      if o.platforms then return batch end   -- the filter's own checks need the full path
+      sched.map(batch, math.max(4 * concurrency, 16), function(it)
+        local t = core.monotime()
+        local res, err, code = copy.prepare(it.src.registry, it.src.repo, it.src.ref, it.dst.registry, it.dst.repo,
+                                            it.dst.ref, copy_opts)
+        it.prep_seconds = core.monotime() - t
+        if res and res.status == "prepared" then it.prepared, it.weight = res, res.weight
+        else it.final, it.weight = { res = res, err = err, code = code }, -1 end
+      end)
+      local sorted = {}
+      for i, it in ipairs(batch) do sorted[i] = it end
+      table.sort(sorted, function(a, b)
+        if a.weight ~= b.weight then return a.weight > b.weight end
+        return a.n < b.n
+      end)
+      return sorted
+    end
+    local BATCH = 256
+    local first = {}
+    for start = 1, #items, BATCH do
+      first[#first + 1] = { table.unpack(items, start, math.min(start + BATCH - 1, #items)) }
+    end
+    -- one image: copy it, then either queue it for another round or record its outcome
+    local function run_one(it, round, again)
+      local entry = sync_one(it)
+      if entry.status == "failed" and retry.transient(entry.code) and round < (o.retries or 2) then
+        again[#again + 1] = it
+        log:verbose(("retry later %s: %s"):format(entry.source, entry.reason))
+        return
+      end
+      done_count = done_count + 1
+      report:add(entry)
+      if entry.status == "failed" then
+        log:error(("FAILED  %s -> %s: %s (%s)"):format(entry.source, entry.destination, entry.reason, entry.code))
+      elseif entry.status == "skipped" then
+        log:verbose(("skipped %s -> %s %s%s"):format(entry.source, entry.destination, entry.digest,
+          entry.reason and (" (" .. entry.reason .. ")") or " (unchanged)"))
+      else
+        log:info(("%s %s -> %s %s (%s)%s"):format(entry.status, entry.source, entry.destination, entry.digest,
+          describe_ok(entry), entry.note and ("; " .. entry.note) or ""))
+      end
+    end
     local pending = items
     for round = 0, o.retries or 2 do
       local again = {}
-      sched.map(pending, concurrency, function(it)
-        local entry = sync_one(it)
-        if entry.status == "failed" and retry.transient(entry.code) and round < (o.retries or 2) then
-          again[#again + 1] = it
-          log:verbose(("retry later %s: %s"):format(entry.source, entry.reason))
-          return
-        end
-        done_count = done_count + 1
-        report:add(entry)
-        if entry.status == "failed" then
-          log:error(("FAILED  %s -> %s: %s (%s)"):format(entry.source, entry.destination, entry.reason, entry.code))
-        elseif entry.status == "skipped" then
-          log:verbose(("skipped %s -> %s %s%s"):format(entry.source, entry.destination, entry.digest,
-            entry.reason and (" (" .. entry.reason .. ")") or " (unchanged)"))
-        else
-          log:info(("%s %s -> %s %s (%s)%s"):format(entry.status, entry.source, entry.destination, entry.digest,
-            describe_ok(entry), entry.note and ("; " .. entry.note) or ""))
-        end
-      end)
+      for _, batch in ipairs(round == 0 and first or { pending }) do
+        if round == 0 then batch = prepare_batch(batch) end
+        sched.map(batch, concurrency, function(it) run_one(it, round, again) end)
+      end
       if #again == 0 then break end
       log:info(("round %d: retrying %d image%s"):format(round + 1, #again, #again == 1 and "" or "s"))
       sched.sleep(math.min(2 ^ round, 10))
