@@ -9,20 +9,20 @@ local M = {}
 
 --- Builds a filter from lists of strings as the flags give them: "linux", "linux:10.0",
 --- "amd64", "arm:v7", also comma-separated ("amd64,arm64").
+-- "a:b" items from repeated and comma-separated flag values, as {[k1] = a, [k2] = b or nil}.
+local function items(list, k1, k2)
+  local out = {}
+  for _, v in ipairs(list or {}) do
+    for item in v:gmatch("[^,%s]+") do
+      local a, b = item:match("^([^:]+):?(.*)$")
+      out[#out + 1] = { [k1] = a, [k2] = b ~= "" and b or nil }
+    end
+  end
+  return out
+end
+
 function M.filter(os_list, arch_list)
-  local f = { os = {}, arch = {} }
-  for _, v in ipairs(os_list or {}) do
-    for item in v:gmatch("[^,%s]+") do
-      local os_name, version = item:match("^([^:]+):?(.*)$")
-      f.os[#f.os + 1] = { os = os_name, version = version ~= "" and version or nil }
-    end
-  end
-  for _, v in ipairs(arch_list or {}) do
-    for item in v:gmatch("[^,%s]+") do
-      local arch, variant = item:match("^([^:]+):?(.*)$")
-      f.arch[#f.arch + 1] = { arch = arch, variant = variant ~= "" and variant or nil }
-    end
-  end
+  local f = { os = items(os_list, "os", "version"), arch = items(arch_list, "arch", "variant") }
   if #f.os == 0 and #f.arch == 0 then return nil end
   return f
 end
