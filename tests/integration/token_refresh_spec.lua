@@ -1,0 +1,43 @@
+-- Bearer tokens are refreshed before they expire: against a second token server whose
+-- tokens live 4 seconds, a call after 3.5 s fetches a new token on its own (no 401 needed).
+local isync = require "isync"
+local H = require "helpers"
+
+describe("Bearer token lifetime", function()
+  local dir, env
+  setup(function()
+    dir = H.tmpdir()
+    local ok, out = H.sh(("ISYNC_T_TOKEN_EXPIRES=4 %s start %s token"):format(
+      H.q(H.root .. "/tests/tools/registry-env"), H.q(dir .. "/env")))
+    assert(ok, out)
+    env = {}
+    for k, v in H.read(dir .. "/env/env.sh"):gmatch("export (ISYNC_T_[%w_]+)=['\"]?([^'\"\n]*)") do env[k] = v end
+  end)
+  teardown(function()
+    H.sh(("%s stop %s"):format(H.q(H.root .. "/tests/tools/registry-env"), H.q(dir .. "/env")))
+    H.rm(dir)
+  end)
+
+  it("is fetched once per scope, reused, and refreshed before it expires", function()
+    local reg = isync.registry(env.ISYNC_T_TOKEN, { ca_file = env.ISYNC_T_CA, username = env.ISYNC_T_USER,
+                                                    password = env.ISYNC_T_PASS, docker_config = false })
+    local repo = "refresh/" .. H.unique("r")
+    local function fetches()
+      local n = 0
+      for l in (H.read(env.ISYNC_T_TOKEN_LOG) or ""):gmatch("[^\n]+") do
+        if l:find("scope=repository:" .. repo .. ":pull ", 1, true) then n = n + 1 end
+      end
+      return n
+    end
+    assert.same({}, reg:tags(repo))
+    assert.same({}, reg:tags(repo))
+    assert.equal(1, fetches())
+    isync.sleep(3.5)   -- past the refresh point (lifetime minus a quarter), before expiry
+    assert.same({}, reg:tags(repo))
+    assert.equal(2, fetches())
+    local log = H.read(dir .. "/env/token.log") or ""
+    local unauthorized = 0
+    for _ in log:gmatch('"GET /v2/' .. repo:gsub("%-", "%%-") .. '/tags/list HTTP/1.1" 401') do unauthorized = unauthorized + 1 end
+    assert.equal(0, unauthorized)
+  end)
+end)
