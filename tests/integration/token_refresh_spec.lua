@@ -40,4 +40,33 @@ describe("Bearer token lifetime", function()
     for _ in log:gmatch('"GET /v2/' .. repo:gsub("%-", "%%-") .. '/tags/list HTTP/1.1" 401') do unauthorized = unauthorized + 1 end
     assert.equal(0, unauthorized)
   end)
+
+  -- runs last: it stops this environment's token server
+  it("ends a chunked copy cleanly when the token server dies mid-upload", function()
+    local H2 = H
+    local repo = H2.unique("refresh/chunked-")
+    local info = H2.mkimage("plain", "bigblob", repo, "v1", "--size", "48M")
+    local big
+    for _, b in ipairs(info.blobs) do if not big or b.size > big.size then big = b end end
+    local src = H2.registry("plain")
+    local dst = isync.registry(env.ISYNC_T_TOKEN, { ca_file = env.ISYNC_T_CA, username = env.ISYNC_T_USER,
+      password = env.ISYNC_T_PASS, docker_config = false, retry = { attempts = 2, base = 0.1, max = 0.2 } })
+    local pidfile = dir .. "/env/token-server.pid"
+    local n, err, code = isync.run(function()
+      local killer = isync.spawn(function()
+        isync.sleep(1)
+        H2.sh("kill " .. H2.read(pidfile):match("%d+"))
+      end)
+      -- 64 KiB chunks: hundreds of PATCHes, each asking for a fresh-enough token
+      local a, b, c = dst:copy_blob_from(src, repo, big.digest, repo, { size = big.size, chunk_size = 65536, buffer_size = 65536 })
+      isync.wait(killer)
+      return a, b, c
+    end)
+    assert.is_nil(n, "the copy finished before the token expired; make it slower")
+    assert.equal("CONNECT", code, err)
+    assert.matches("token request", err)
+    -- nothing was committed: no closing PUT answered 201 for this repository
+    local log = H2.read(dir .. "/env/token.log") or ""
+    assert.is_nil(log:find('"PUT /v2/' .. repo .. '/blobs/uploads/[^"]*digest=[^"]*" 201'))
+  end)
 end)
