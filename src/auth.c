@@ -49,13 +49,6 @@ static void wake(isync_engine *e, isync_waiter *w, int ok, const char *code, con
   }
 }
 
-static void wipe_free(char *s) {
-  if (!s) return;
-  volatile char *p = s;
-  while (*p) *p++ = 0;
-  free(s);
-}
-
 /* Sets the auth state from a 401's WWW-Authenticate: Bearer (with its realm and service)
  * wins over Basic. Leaves the state alone when there is no usable challenge. */
 static void apply_challenge(isync_registry *r, isync_http *h) {
@@ -186,7 +179,7 @@ static void token_done(isync_engine *e, isync_http *h) {
       t->code = "PROTOCOL";
       t->err = strdup(msg);
     } else {
-      wipe_free(t->token);
+      isync_wipe_free(t->token);
       t->token = strdup(tok);
       const isync_json *exp = isync_json_get(doc, "expires_in");
       long life = exp && exp->type == ISYNC_JNUM && exp->num > 0 ? (long)exp->num : 60;
@@ -238,7 +231,7 @@ static void start_token_fetch(isync_engine *e, isync_registry *r, isync_token *t
     for (size_t i = 0; i < 3; i++) {
       q = isync_url_add_query("", pairs[i][0], pairs[i][1]);
       isync_buf_appendf(&form, "&%s", q + 1);
-      wipe_free(q);
+      isync_wipe_free(q);
     }
     char *scopes = strdup(t->scope_key), *save = NULL;
     for (char *s = strtok_r(scopes, " ", &save); s; s = strtok_r(NULL, " ", &save)) {
@@ -302,7 +295,7 @@ void isync_auth_apply(isync_registry *r, const char *scopes, isync_http *h) {
 
 void isync_auth_invalidate(isync_registry *r, const char *scopes) {
   isync_token *t = find_token(r, scopes);
-  if (t && !t->fetching) { wipe_free(t->token); t->token = NULL; }
+  if (t && !t->fetching) { isync_wipe_free(t->token); t->token = NULL; }
 }
 
 static void drop_list(isync_waiter **list) {
@@ -324,7 +317,7 @@ void isync_auth_free(isync_registry *r) {
   isync_token *t = r->tokens;
   while (t) {
     isync_token *n = t->next;
-    wipe_free(t->token);
+    isync_wipe_free(t->token);
     free(t->scope_key);
     free(t->err);
     free(t);

@@ -34,7 +34,7 @@ struct isync_engine {
   pthread_cond_t cv;            /* signalled when a job completes */
   posted *post_head, *post_tail;
   isync_job *done_head, *done_tail;
-  int stopping, cancel, interrupted;
+  int stopping, cancel;
   /* engine thread only */
   timer *timers;
   isync_http *unpause;
@@ -318,8 +318,7 @@ isync_job *isync_engine_next_done(isync_engine *e, int timeout_ms) {
   struct timespec dl;
   if (timeout_ms >= 0) abs_deadline(&dl, timeout_ms);
   pthread_mutex_lock(&e->mu);
-  e->interrupted = 0;
-  while (!e->done_head && !e->interrupted) {
+  while (!e->done_head) {
     int rc = timeout_ms >= 0 ? pthread_cond_timedwait(&e->cv, &e->mu, &dl) : pthread_cond_wait(&e->cv, &e->mu);
     if (rc == ETIMEDOUT) break;
   }
@@ -338,8 +337,7 @@ int isync_engine_wait_job(isync_engine *e, isync_job *j, int timeout_ms) {
   struct timespec dl;
   if (timeout_ms >= 0) abs_deadline(&dl, timeout_ms);
   pthread_mutex_lock(&e->mu);
-  e->interrupted = 0;
-  while (!atomic_load(&j->done) && !e->interrupted) {
+  while (!atomic_load(&j->done)) {
     int rc = timeout_ms >= 0 ? pthread_cond_timedwait(&e->cv, &e->mu, &dl) : pthread_cond_wait(&e->cv, &e->mu);
     if (rc == ETIMEDOUT) break;
   }
@@ -359,13 +357,6 @@ int isync_engine_wait_job(isync_engine *e, isync_job *j, int timeout_ms) {
   pthread_mutex_unlock(&e->mu);
   if (unlinked) isync_job_unref(j);
   return finished;
-}
-
-void isync_engine_interrupt(isync_engine *e) {
-  pthread_mutex_lock(&e->mu);
-  e->interrupted = 1;
-  pthread_cond_broadcast(&e->cv);
-  pthread_mutex_unlock(&e->mu);
 }
 
 /* ---------------- the loop ---------------- */

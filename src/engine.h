@@ -27,13 +27,12 @@ int isync_engine_post(isync_engine *e, isync_engine_fn fn, void *arg);
 int isync_engine_post_job(isync_engine *e, isync_engine_fn fn, isync_job *job);
 
 /* Lua thread: next finished job (ownership of one reference passes to the caller),
- * waiting up to timeout_ms (-1 = forever; interrupted waits return NULL). */
+ * waiting up to timeout_ms (-1 = forever); NULL on timeout. Callers wait in short slices,
+ * so Ctrl-C (a Lua hook) is seen between them. */
 isync_job *isync_engine_next_done(isync_engine *e, int timeout_ms);
 /* Lua thread: wait until job j is finished and take it off the completion queue.
  * Returns 1 when finished, 0 on timeout. The queue's reference is dropped. */
 int isync_engine_wait_job(isync_engine *e, isync_job *j, int timeout_ms);
-/* Any thread: wake a waiting isync_engine_next_done (e.g. from a signal-aware loop). */
-void isync_engine_interrupt(isync_engine *e);
 
 /* ---- engine thread only ---- */
 

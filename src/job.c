@@ -35,7 +35,7 @@ void isync_job_unref(isync_job *j) {
   free(j->err); free(j->out_media_type);
   for (size_t i = 0; i < j->nlist; i++) free(j->list[i]);
   free(j->list);
-  free(j->scopes); free(j->src_scopes); free(j->next_url);
+  free(j->scopes); free(j->src_scopes);
   if (j->bc) isync_blobcopy_free(j->bc);
   free(j);
 }

@@ -67,8 +67,7 @@ struct isync_job {
   /* engine-private */
   int nslots;
   char *scopes, *src_scopes;
-  char *next_url;                /* tags pagination */
-  long pages;
+  long pages;                    /* tags pagination, bounded */
   isync_blobcopy *bc;
 };
 

@@ -36,7 +36,7 @@ isync_registry *isync_registry_new(const char *name, const isync_reg_opts *o) {
 
 void isync_registry_ref(isync_registry *r) { atomic_fetch_add(&r->refs, 1); }
 
-static void wipe(char *s) {
+void isync_wipe_free(char *s) {
   if (!s) return;
   /* secrets do not linger in freed memory */
   volatile char *p = s;
@@ -48,7 +48,7 @@ void isync_registry_unref(isync_registry *r) {
   if (!r || atomic_fetch_sub(&r->refs, 1) != 1) return;
   isync_auth_free(r);
   free(r->name); free(r->base);
-  wipe(r->username); wipe(r->password);
+  isync_wipe_free(r->username); isync_wipe_free(r->password);
   free(r->ca_file); free(r->cert_file); free(r->key_file);
   free(r);
 }

@@ -67,6 +67,8 @@ typedef struct isync_registry {
 
 isync_registry *isync_registry_new(const char *name, const isync_reg_opts *o);
 void isync_registry_ref(isync_registry *r);
+/* Zeroes a secret string, then frees it (NULL is fine). */
+void isync_wipe_free(char *s);
 void isync_registry_unref(isync_registry *r);
 
 /* Applies TLS, timeouts and proxy-free settings to a request aimed at this registry. */

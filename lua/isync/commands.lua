@@ -6,6 +6,7 @@ local isync = require "isync"
 local manifest = require "isync.manifest"
 local json = require "isync.json"
 local report = require "isync.report"
+local refname = require("isync.copy").refname
 
 local M = {}
 
@@ -80,10 +81,9 @@ function M.cp(argv)
   local res, err, code = isync.copy(src, s.repo, sref, dst, d.repo, dref, { force = o.force, dry_run = o.dry_run })
   if not res then error(("%s (%s)"):format(err, code), 0) end
   local st = res.stats
-  print(("%s %s/%s%s%s -> %s/%s%s%s %s (%d blobs copied, %d mounted, %d present, %s)"):format(res.status,
-    s.registry, s.repo, sref:find(":", 1, true) and "@" or ":", sref, d.registry, d.repo,
-    dref:find(":", 1, true) and "@" or ":", dref, res.digest, st.blobs_copied, st.blobs_mounted, st.blobs_skipped,
-    report.human(st.bytes)))
+  print(("%s %s -> %s %s (%d blobs copied, %d mounted, %d present, %s)"):format(res.status,
+    refname(s.registry, s.repo, sref), refname(d.registry, d.repo, dref), res.digest, st.blobs_copied,
+    st.blobs_mounted, st.blobs_skipped, report.human(st.bytes)))
   return 0
 end
 
@@ -177,7 +177,7 @@ function M.inspect(argv)
   local m, err, code = reg:manifest(r.repo, ref)
   if not m then error(("%s (%s)"):format(err, code), 0) end
   local info = isync.run(describe, reg, r.repo, m)
-  info.reference = r.registry .. "/" .. r.repo .. (ref:find(":", 1, true) and "@" or ":") .. ref
+  info.reference = refname(r.registry, r.repo, ref)
   if o.json then print(json.encode(info, "  ")); return 0 end
   print(("reference:   %s"):format(info.reference))
   print(("media type:  %s"):format(info.media_type))

@@ -116,7 +116,7 @@ local function copy_blobs(ctx, blobs, trust_ledger)
   end)
 end
 
-local function push(ctx, push_ref, bytes, media_type, label)
+local function push(ctx, push_ref, bytes, media_type)
   if ctx.dry_run then return end
   return ctx.dst:put_manifest(ctx.dst_repo, push_ref, bytes, media_type)
 end
@@ -172,14 +172,14 @@ copy_tree = function(ctx, m, push_ref, label, top)
     ctx.stats.manifests_pushed = ctx.stats.manifests_pushed + 1
     return m.digest
   end
-  local digest, perr, pcode = push(ctx, push_ref, bytes, media_type, label)
+  local digest, perr, pcode = push(ctx, push_ref, bytes, media_type)
   if not digest and pcode == "MANIFEST_BLOB_UNKNOWN" and blobs and ctx.ledger then
     -- the ledger was wrong about a blob: forget what it said, check every blob, try again
     local base, repo = base_of(ctx.dst), ctx.dst:repo(ctx.dst_repo)
     for _, b in ipairs(blobs) do ctx.ledger:forget_blob(base, repo, b.digest) end
     ctx.stale_ledger = true
     copy_blobs(ctx, blobs, false)
-    digest, perr, pcode = push(ctx, push_ref, bytes, media_type, label)
+    digest, perr, pcode = push(ctx, push_ref, bytes, media_type)
   end
   if not digest then fail(perr, pcode) end
   local want = bytes == m.bytes and m.digest or require("isync.core").digest(bytes)
@@ -201,22 +201,44 @@ local function platform_of_image(ctx, m)
   return { os = c.os, architecture = c.architecture, variant = c.variant, ["os.version"] = c["os.version"] }
 end
 
-local function image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
-  opts = opts or {}
+--- "name/repo:tag", or "name/repo@digest" for a digest reference.
+function M.refname(name, repo, ref)
+  return name .. "/" .. repo .. (ref:find(":", 1, true) and "@" or ":") .. ref
+end
+
+-- The state of one image copy: both ends, how to name it in messages (label) and in the
+-- ledger (key), its counters, and the source manifests fetched so far.
+local function new_ctx(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
   dst_repo = dst_repo or src_repo
   dst_ref = dst_ref or ref
-  local label = src.name .. "/" .. src:repo(src_repo) .. (ref:find(":", 1, true) and "@" or ":") .. ref
-  local prepared = opts.prepared
-  local ctx = { src = src, src_repo = src_repo, dst = dst, dst_repo = dst_repo, opts = opts, stats = new_stats(),
-                ledger = opts.ledger, blob_sem = opts.blob_sem, dry_run = opts.dry_run, filter = opts.platforms,
-                on_bytes = opts.on_bytes, cache = prepared and prepared.cache or {} }
-  local key = base_of(dst) .. "/" .. dst:repo(dst_repo) .. (dst_ref:find(":", 1, true) and "@" or ":") .. dst_ref
+  return { src = src, src_repo = src_repo, ref = ref, dst = dst, dst_repo = dst_repo, dst_ref = dst_ref,
+           opts = opts, stats = new_stats(), ledger = opts.ledger, blob_sem = opts.blob_sem, dry_run = opts.dry_run,
+           filter = opts.platforms, on_bytes = opts.on_bytes, cache = opts.prepared and opts.prepared.cache or {},
+           label = M.refname(src.name, src:repo(src_repo), ref),
+           key = M.refname(base_of(dst), dst:repo(dst_repo), dst_ref) }
+end
+
+-- The unchanged check: HEAD the source, and (without a filter or force) the destination.
+-- Returns a "skipped" result when both name the same digest.
+local function compare(ctx)
+  local sh = check(ctx.src:head(ctx.src_repo, ctx.ref))
+  if not sh then fail(ctx.label .. ": manifest unknown", "MANIFEST_UNKNOWN") end
+  if not ctx.opts.force and sh.digest and not ctx.filter then
+    local dh = check(ctx.dst:head(ctx.dst_repo, ctx.dst_ref))
+    if dh and dh.digest == sh.digest then
+      if ctx.ledger and not ctx.dry_run then ctx.ledger:set_image(ctx.key, sh.digest) end
+      return { status = "skipped", digest = sh.digest, source_digest = sh.digest, media_type = sh.media_type, stats = ctx.stats }
+    end
+  end
+end
+
+local function image(ctx)
   -- HEAD both sides first: an unchanged image costs two HEADs and no GET (pull quotas)
-  if not prepared then
-    local early = M._compare(ctx, ref, dst_ref, key, label)
+  if not ctx.opts.prepared then
+    local early = compare(ctx)
     if early then return early end
   end
-  local m = get_manifest(ctx, ref)
+  local m = get_manifest(ctx, ctx.ref)
   if ctx.filter then
     local doc = manifest.decode(m.bytes)
     local kind = doc and manifest.kind(m.media_type, doc)
@@ -226,46 +248,26 @@ local function image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
         return { status = "skipped", digest = m.digest, source_digest = m.digest, stats = ctx.stats,
                  reason = ("platform %s/%s is not selected (%s)"):format(p.os, p.architecture, platform.describe(ctx.filter)) }
       end
-    elseif kind == "index" and not opts.force then
+    elseif kind == "index" and not ctx.opts.force then
       -- compare against what we would push: the filtered index
       local filtered = platform.filter_index(ctx.filter, m.bytes)
       local want = filtered and require("isync.core").digest(filtered)
-      local dh = want and check(dst:head(dst_repo, dst_ref))
+      local dh = want and check(ctx.dst:head(ctx.dst_repo, ctx.dst_ref))
       if dh and dh.digest == want then
         return { status = "skipped", digest = want, source_digest = m.digest, stats = ctx.stats }
       end
     end
   end
-  local digest = copy_tree(ctx, m, dst_ref, label, true)
-  if ctx.ledger and not ctx.dry_run then ctx.ledger:set_image(key, digest) end
+  local digest = copy_tree(ctx, m, ctx.dst_ref, ctx.label, true)
+  if ctx.ledger and not ctx.dry_run then ctx.ledger:set_image(ctx.key, digest) end
   return { status = ctx.dry_run and "would copy" or "copied", digest = digest, source_digest = m.digest,
            media_type = m.media_type, stats = ctx.stats, note = ctx.note, stale_ledger = ctx.stale_ledger }
 end
 
--- The unchanged check: HEAD the source, and (without a filter or force) the destination.
--- Returns a "skipped" result when both name the same digest.
-function M._compare(ctx, ref, dst_ref, key, label)
-  local sh = check(ctx.src:head(ctx.src_repo, ref))
-  if not sh then fail(label .. ": manifest unknown", "MANIFEST_UNKNOWN") end
-  if not ctx.opts.force and sh.digest and not ctx.filter then
-    local dh = check(ctx.dst:head(ctx.dst_repo, dst_ref))
-    if dh and dh.digest == sh.digest then
-      if ctx.ledger and not ctx.dry_run then ctx.ledger:set_image(key, sh.digest) end
-      return { status = "skipped", digest = sh.digest, source_digest = sh.digest, media_type = sh.media_type, stats = ctx.stats }
-    end
-  end
-end
-
 -- The first half of a copy, for scheduling: the unchanged check, then the source manifest
 -- tree (cached for the copy, so nothing is fetched twice) and the size of its largest blob.
-local function prepare(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
-  dst_repo = dst_repo or src_repo
-  dst_ref = dst_ref or ref
-  local label = src.name .. "/" .. src:repo(src_repo) .. (ref:find(":", 1, true) and "@" or ":") .. ref
-  local ctx = { src = src, src_repo = src_repo, dst = dst, dst_repo = dst_repo, opts = opts, stats = new_stats(),
-                ledger = opts.ledger, dry_run = opts.dry_run, filter = opts.platforms, cache = {} }
-  local key = base_of(dst) .. "/" .. dst:repo(dst_repo) .. (dst_ref:find(":", 1, true) and "@" or ":") .. dst_ref
-  local early = M._compare(ctx, ref, dst_ref, key, label)
+local function prepare(ctx)
+  local early = compare(ctx)
   if early then return early end
   local weight = 0
   local function walk(r, depth)
@@ -278,18 +280,23 @@ local function prepare(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
       for _, c in ipairs(manifest.children(doc) or {}) do walk(c.digest, depth + 1) end
     end
   end
-  walk(ref, 0)
+  walk(ctx.ref, 0)
   return { status = "prepared", weight = weight, cache = ctx.cache }
+end
+
+-- Runs fn(ctx) for one copy: failures of the world come back as nil, message, code.
+local function run(fn, src, src_repo, ref, dst, dst_repo, dst_ref, opts)
+  local ok, res = pcall(function() return fn(new_ctx(src, src_repo, ref, dst, dst_repo, dst_ref, opts or {})) end)
+  if ok then return res end
+  if getmetatable(res) == Failure then return nil, res.msg, res.code end
+  error(res, 0)
 end
 
 --- Prepares a copy for scheduling (plans use it to start the largest work first): returns a
 --- final {status = "skipped"} result, or {status = "prepared", weight, cache} to pass to
 --- M.image as opts.prepared; or nil, message, code. Writes nothing.
 function M.prepare(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
-  local ok, res = pcall(prepare, src, src_repo, ref, dst, dst_repo, dst_ref, opts or {})
-  if ok then return res end
-  if getmetatable(res) == Failure then return nil, res.msg, res.code end
-  error(res, 0)
+  return run(prepare, src, src_repo, ref, dst, dst_repo, dst_ref, opts)
 end
 
 --- Copies src/src_repo:ref to dst/dst_repo:dst_ref (dst_repo defaults to src_repo, dst_ref
@@ -303,10 +310,7 @@ function M.image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
   if not sched.current() then
     return sched.run(M.image, src, src_repo, ref, dst, dst_repo, dst_ref, opts)
   end
-  local ok, res = pcall(image, src, src_repo, ref, dst, dst_repo, dst_ref, opts)
-  if ok then return res end
-  if getmetatable(res) == Failure then return nil, res.msg, res.code end
-  error(res, 0)
+  return run(image, src, src_repo, ref, dst, dst_repo, dst_ref, opts)
 end
 
 return M

@@ -21,10 +21,7 @@ local M = {}
 local Plan = {}
 Plan.__index = Plan
 
-local function ref_string(r)
-  local sep = r.ref:find(":", 1, true) and "@" or ":"
-  return r.registry.name .. "/" .. r.repo .. sep .. r.ref
-end
+local function ref_string(r) return copy.refname(r.registry.name, r.repo, r.ref) end
 M.ref_string = ref_string
 
 --- opts: concurrency (5), retries (image rounds after the first, 2), ledger (path, a ledger,

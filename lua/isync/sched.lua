@@ -239,8 +239,4 @@ function M.sleep(seconds)
   return M.await(job)
 end
 
-function M.stats()
-  return { live = live, waiting_jobs = (function() local n = 0 for _ in pairs(waiting) do n = n + 1 end return n end)() }
-end
-
 return M

@@ -118,11 +118,6 @@ function M.expand(s)
   return (s:gsub("%$([%a_][%w_]*)", function(v) return os.getenv(v) or "" end))
 end
 
-local function is_null(v)
-  return v == nil or (type(v) == "table" and next(v) == nil and getmetatable(v) ~= json.array_mt and v ~= json.null)
-    or v == json.null or (type(v) == "table" and tostring(v):match("^lyaml%.null"))
-end
-
 -- ---------------------------------------------------------------- names
 
 local HUB = { ["docker.io"] = true, ["index.docker.io"] = true, ["registry-1.docker.io"] = true }
@@ -235,10 +230,6 @@ local function registry_opener(auth, o)
   end
 end
 
-local function dest_label(d, tag)
-  return d.registry .. "/" .. d.repo .. (tag and (tag:find(":", 1, true) and "@" or ":") .. tag or "")
-end
-
 --- Expands rules into plan copies. Returns nothing; failures of listing become plan:fail.
 local function build_plan(plan, rules, open, o)
   -- list the tags each repository needs, all at once
@@ -316,7 +307,7 @@ function M.rules(images, file)
     local dests = {}
     if type(v) == "string" then
       dests[1] = v
-    elseif type(v) == "table" and not is_null(v) then
+    elseif type(v) == "table" then   -- a list; null or a map has no entries: "no destination"
       for i, d in ipairs(v) do
         if type(d) ~= "string" then fail(where .. ": destination " .. i .. " is not a string") end
         dests[#dests + 1] = d
