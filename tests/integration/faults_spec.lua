@@ -4,23 +4,6 @@
 local H = require "helpers"
 local json = require "isync.json"
 
-local function start_proxy(upstream_kind, dir, name, args)
-  local portfile = dir .. "/" .. name .. ".port"
-  local log = dir .. "/" .. name .. ".log"
-  local cmd = ("python3 %s --upstream %s --port-file %s --log %s %s"):format(
-    H.q(H.root .. "/tests/tools/faultproxy.py"), H.env("ISYNC_T_" .. upstream_kind:upper()), H.q(portfile), H.q(log), args)
-  local _, out = H.sh(("nohup %s >/dev/null 2>&1 & echo $!"):format(cmd))
-  local pid = assert(tonumber(out:match("(%d+)")), out)
-  for _ = 1, 100 do
-    if H.read(portfile) then break end
-    H.sh("sleep 0.05")
-  end
-  local port = assert(H.read(portfile), "the fault proxy did not start"):match("(%d+)")
-  return { pid = pid, addr = "127.0.0.1:" .. port, log = log, store = H.read(portfile .. ".store") }
-end
-
-local function stop_proxy(p) H.sh("kill " .. p.pid .. " 2>/dev/null; sleep 0.2") end
-
 local function faults_in(log)
   local counts = {}
   for f in (H.read(log) or ""):gmatch("fault=(%w+)") do counts[f] = (counts[f] or 0) + 1 end
@@ -49,14 +32,14 @@ describe("a sync through a faulty network", function()
       local dir = H.tmpdir()
       local repo = H.unique("faults/" .. side .. "-")
       local tags = seed_images(repo)
-      local proxy = start_proxy(side == "source" and "plain" or "plain2", dir, "proxy", FAULTS:format(side == "source" and 11 or 23))
+      local proxy = H.start_proxy(side == "source" and "plain" or "plain2", dir, "proxy", FAULTS:format(side == "source" and 11 or 23))
       local src = side == "source" and proxy.addr or H.env("ISYNC_T_PLAIN")
       local dst = side == "destination" and proxy.addr or H.env("ISYNC_T_PLAIN2")
       H.write(dir .. "/auth.json", json.encode({ [src] = { insecure = true }, [dst] = { insecure = true } }))
       H.write(dir .. "/images.json", json.encode({ [src .. "/" .. repo] = dst .. "/f/" .. repo }))
       local ok, out, code = H.isync(table.concat({ "--auth", H.q(dir .. "/auth.json"), "--images", H.q(dir .. "/images.json"),
         "--ledger", H.q(dir .. "/ledger"), "--verbose", "--log", H.q(dir .. "/log"), "--proc", "3" }, " "))
-      stop_proxy(proxy)
+      H.stop_proxy(proxy)
       local log = H.read(dir .. "/log") or ""
       assert(ok, ("exit %s: %s\n%s"):format(tostring(code), out, log))
       assert.matches("6 images: 6 copied, 0 skipped, 0 failed", log)
@@ -80,11 +63,11 @@ describe("a sync through a faulty network", function()
     local dir = H.tmpdir()
     local repo = H.unique("faults/redirect-")
     local info = H.mkimage("plain", "single", repo, "v1", "--layers", "1", "--layer-size", "3M")
-    local proxy = start_proxy("plain", dir, "redir", "--redirect-blobs")
+    local proxy = H.start_proxy("plain", dir, "redir", "--redirect-blobs")
     local isync = require "isync"
     local src = isync.registry(proxy.addr, { plain_http = true, docker_config = false })
     local r = assert(isync.copy(src, repo, "v1", H.registry("plain2"), "redir/" .. repo, "v1"))
-    stop_proxy(proxy)
+    H.stop_proxy(proxy)
     assert.equal(info.digest, r.digest)
     local log = H.read(proxy.log)
     assert.matches("GET %S+/blobs/%S+ 307 fault=redirect", log)

@@ -141,5 +141,24 @@ function H.count(reqs, method, fragment)
   return n
 end
 
+--- tests/tools/faultproxy.py in front of a registry kind (ARGS: its fault options);
+--- returns {pid, addr, log, store}.
+function H.start_proxy(upstream_kind, dir, name, args)
+  local portfile = dir .. "/" .. name .. ".port"
+  local log = dir .. "/" .. name .. ".log"
+  local cmd = ("python3 %s --upstream %s --port-file %s --log %s %s"):format(
+    q(H.root .. "/tests/tools/faultproxy.py"), H.env("ISYNC_T_" .. upstream_kind:upper()), q(portfile), q(log), args)
+  local _, out = H.sh(("nohup %s >/dev/null 2>&1 & echo $!"):format(cmd))
+  local pid = assert(tonumber(out:match("(%d+)")), out)
+  for _ = 1, 100 do
+    if H.read(portfile) then break end
+    H.sh("sleep 0.05")
+  end
+  local port = assert(H.read(portfile), "the fault proxy did not start"):match("(%d+)")
+  return { pid = pid, addr = "127.0.0.1:" .. port, log = log, store = H.read(portfile .. ".store") }
+end
+
+function H.stop_proxy(p) H.sh("kill " .. p.pid .. " 2>/dev/null; sleep 0.2") end
+
 H.q = q
 return H
