@@ -38,6 +38,7 @@ build = {
     ["isync.log"] = "lua/isync/log.lua",
     ["isync.plan"] = "lua/isync/plan.lua",
     ["isync.platform"] = "lua/isync/platform.lua",
+    ["isync.referrers"] = "lua/isync/referrers.lua",
     ["isync.regex"] = "lua/isync/regex.lua",
     ["isync.report"] = "lua/isync/report.lua",
     ["isync.retry"] = "lua/isync/retry.lua",

@@ -6,6 +6,7 @@ local isync = require "isync"
 local manifest = require "isync.manifest"
 local json = require "isync.json"
 local report = require "isync.report"
+local referrers = require "isync.referrers"
 local refname = require("isync.copy").refname
 
 local M = {}
@@ -21,7 +22,7 @@ credentials come from ~/.docker/config.json ($DOCKER_CONFIG).
 M.HELP = {
   cp = "usage: isync cp [options] SRC DST\n\nCopies one image (a tag or a digest) with every platform; the destination digest\n" ..
        "equals the source's. DST without a tag keeps the source's tag (or digest).\n  --force     copy even when the destination already has the digest\n" ..
-       "  --dry-run   say what would be copied\n\n" .. COMMON,
+       "  --dry-run   say what would be copied\n  --referrers also copy its referrers (signatures, SBOMs, attestations)\n\n" .. COMMON,
   ls = "usage: isync ls [options] REPO\n\nLists the tags of a repository (REGISTRY/PATH; Docker Hub when there is no registry).\n" ..
        "  --digests   also each tag's digest (one HEAD per tag)\n\n" .. COMMON,
   inspect = "usage: isync inspect [options] REF\n\nShows an image: media type, digest, size, platforms, layers, config and referrers\n" ..
@@ -70,7 +71,7 @@ local function ref_of(text, what)
 end
 
 function M.cp(argv)
-  local o, pos = parse(argv, flags { ["--force"] = true, ["--dry-run"] = true })
+  local o, pos = parse(argv, flags { ["--force"] = true, ["--dry-run"] = true, ["--referrers"] = true })
   if o.help then io.stdout:write(M.HELP.cp); return 0 end
   if #pos ~= 2 then io.stderr:write(M.HELP.cp); return 2 end
   local s, d = ref_of(pos[1], "source"), ref_of(pos[2], "destination")
@@ -78,12 +79,13 @@ function M.cp(argv)
   local dref = d.digest or d.tag or sref
   if d.digest and d.digest ~= s.digest then error("destination digest must equal the source's", 0) end
   local src, dst = open(o, "src", s.registry), open(o, "dst", d.registry)
-  local res, err, code = isync.copy(src, s.repo, sref, dst, d.repo, dref, { force = o.force, dry_run = o.dry_run })
+  local res, err, code = isync.copy(src, s.repo, sref, dst, d.repo, dref, { force = o.force, dry_run = o.dry_run, referrers = o.referrers })
   if not res then error(("%s (%s)"):format(err, code), 0) end
   local st = res.stats
-  print(("%s %s -> %s %s (%d blobs copied, %d mounted, %d present, %s)"):format(res.status,
+  print(("%s %s -> %s %s (%d blobs copied, %d mounted, %d present, %s%s)%s"):format(res.status,
     refname(s.registry, s.repo, sref), refname(d.registry, d.repo, dref), res.digest, st.blobs_copied,
-    st.blobs_mounted, st.blobs_skipped, report.human(st.bytes)))
+    st.blobs_mounted, st.blobs_skipped, report.human(st.bytes),
+    o.referrers and (", %d referrers copied"):format(st.referrers_copied) or "", res.note and ("; " .. res.note) or ""))
   return 0
 end
 
@@ -145,27 +147,14 @@ local function describe(reg, repo, m)
     end
   end
   -- referrers: the API where the registry has it, else the "sha256-<hex>" tag schema
-  local refs = reg:referrers(repo, m.digest)
+  local found, via = referrers.list(reg, repo, m.digest)
   local list = json.array()
-  if refs then
-    local idx = json.decode(refs)
-    for _, d in ipairs(type(idx) == "table" and idx.manifests or {}) do
-      list[#list + 1] = { digest = d.digest, artifact_type = d.artifactType, media_type = d.mediaType, size = d.size }
-    end
-    info.referrers_via = "referrers API"
-  else
-    local tag = m.digest:gsub(":", "-")
-    local fallback = reg:manifest(repo, tag)
-    if fallback then
-      local idx = json.decode(fallback.bytes)
-      for _, d in ipairs(type(idx) == "table" and idx.manifests or {}) do
-        list[#list + 1] = { digest = d.digest, artifact_type = d.artifactType, media_type = d.mediaType, size = d.size }
-      end
-      info.referrers_via = "tag " .. tag
-    else
-      info.referrers_via = "none (no referrers API, no " .. tag .. " tag)"
-    end
+  for _, d in ipairs(found or {}) do
+    list[#list + 1] = { digest = d.digest, artifact_type = d.artifactType, media_type = d.mediaType, size = d.size }
   end
+  local tag = referrers.tag(m.digest)
+  info.referrers_via = not found and ("unknown: " .. via) or via == "api" and "referrers API" or via == "tag" and ("tag " .. tag)
+    or ("none (no referrers API, no " .. tag .. " tag)")
   info.referrers = list
   return info
 end

@@ -7,14 +7,17 @@
 -- A blob wanted by several copies at once is transferred once. With a ledger, blobs it
 -- knows are present are not asked about again, and its facts pick mount sources; when the
 -- registry then says a blob is missing after all, the facts are dropped and checked for real.
+-- With opts.referrers, the image's referrers (signatures, SBOMs, attestations) come along.
 local sched = require "isync.sched"
 local manifest = require "isync.manifest"
 local platform = require "isync.platform"
+local referrers = require "isync.referrers"
 
 local M = {}
 
 local inflight = {}   -- "base|repo|digest" -> task moving that blob now
 local known = {}      -- destination base URL -> digest -> { repo = true } (this process)
+local has_api = {}    -- destination base URL -> whether it offers the referrers API
 
 -- Failures of the world travel as {msg, code} errors through the task tree and come out
 -- of M.image as nil, msg, code. Anything else raised is a bug and propagates as is.
@@ -99,7 +102,7 @@ end
 
 local function new_stats()
   return { blobs_copied = 0, blobs_mounted = 0, blobs_skipped = 0, blobs_foreign = 0, bytes = 0,
-           manifests_pushed = 0, manifests_skipped = 0 }
+           manifests_pushed = 0, manifests_skipped = 0, referrers_copied = 0, referrer_tags = 0 }
 end
 
 local copy_tree
@@ -190,6 +193,76 @@ copy_tree = function(ctx, m, push_ref, label, top)
   return digest
 end
 
+-- Does the destination registry offer the referrers API? Asked once per registry.
+local function dst_has_api(ctx, digest)
+  local b = base_of(ctx.dst)
+  if has_api[b] == nil then
+    local r, err, code = ctx.dst:referrers(ctx.dst_repo, digest)
+    if r == nil then fail(err, code) end
+    has_api[b] = r ~= false
+  end
+  return has_api[b]
+end
+
+-- Copies the referrers of digest, and theirs in turn (a signature of an SBOM): each one by
+-- digest, byte for byte; then, when the destination has no referrers API, its fallback tag
+-- brought up to date: the source's own index when the destination has none, else the
+-- destination's with the missing descriptors added (referrers pushed there are kept).
+local function copy_referrers(ctx, digest, depth)
+  local list, via, fallback = referrers.list(ctx.src, ctx.src_repo, digest)
+  if not list then fail(via, fallback) end
+  if #list == 0 then return end
+  sched.map(list, ctx.opts.manifest_concurrency or 4, function(d)
+    local have = check(ctx.dst:head(ctx.dst_repo, d.digest))
+    if not have or ctx.opts.force then
+      copy_tree(ctx, get_manifest(ctx, d.digest), d.digest, ctx.label .. " referrer " .. d.digest:sub(1, 19))
+      ctx.stats.referrers_copied = ctx.stats.referrers_copied + 1
+    end
+    if depth < 3 then copy_referrers(ctx, d.digest, depth + 1) end
+  end)
+  if dst_has_api(ctx, digest) then return end
+  local tag = referrers.tag(digest)
+  local dh = check(ctx.dst:head(ctx.dst_repo, tag))
+  if dh and fallback and dh.digest == fallback.digest then return end
+  local bytes, media_type = nil, manifest.OCI_INDEX
+  if not dh and fallback then
+    bytes, media_type = fallback.bytes, fallback.media_type
+  else
+    bytes = referrers.merge(dh and check(ctx.dst:manifest(ctx.dst_repo, tag)).bytes, list)
+  end
+  if not bytes then return end
+  if not ctx.dry_run then check(ctx.dst:put_manifest(ctx.dst_repo, tag, bytes, media_type)) end
+  ctx.stats.referrer_tags = ctx.stats.referrer_tags + 1
+end
+
+-- cosign's own tags (cosign without OCI 1.1 mode, the common case): sha256-<hex>.sig, .att
+-- and .sbom next to the image, copied when the destination's differ.
+local function copy_cosign_tags(ctx, digest)
+  sched.map({ ".sig", ".att", ".sbom" }, 3, function(suffix)
+    local tag = referrers.tag(digest) .. suffix
+    local sh = check(ctx.src:head(ctx.src_repo, tag))
+    if not sh then return end
+    local dh = check(ctx.dst:head(ctx.dst_repo, tag))
+    if dh and dh.digest == sh.digest and not ctx.opts.force then return end
+    copy_tree(ctx, get_manifest(ctx, tag), tag, ctx.label .. " " .. tag)
+    ctx.stats.referrers_copied = ctx.stats.referrers_copied + 1
+  end)
+end
+
+-- After an image is copied or found unchanged: its referrers, when asked for and when the
+-- destination digest is the source's (a filtered index is a new manifest: nothing refers
+-- to it).
+local function with_referrers(ctx, res)
+  if not ctx.opts.referrers or not res.source_digest then return res end
+  if res.digest ~= res.source_digest then
+    res.note = (res.note and (res.note .. "; ") or "") .. "referrers not copied: the digest changed"
+  else
+    copy_referrers(ctx, res.source_digest, 0)
+    copy_cosign_tags(ctx, res.source_digest)
+  end
+  return res
+end
+
 -- With a platform filter, a single-platform image is copied only when its config matches.
 local function platform_of_image(ctx, m)
   local doc = manifest.decode(m.bytes)
@@ -234,9 +307,11 @@ end
 
 local function image(ctx)
   -- HEAD both sides first: an unchanged image costs two HEADs and no GET (pull quotas)
-  if not ctx.opts.prepared then
-    local early = compare(ctx)
-    if early then return early end
+  local prepared = ctx.opts.prepared
+  local early = prepared and prepared.unchanged or (not prepared and compare(ctx))
+  if early then
+    early.stats = ctx.stats
+    return with_referrers(ctx, early)
   end
   local m = get_manifest(ctx, ctx.ref)
   if ctx.filter then
@@ -254,20 +329,22 @@ local function image(ctx)
       local want = filtered and require("isync.core").digest(filtered)
       local dh = want and check(ctx.dst:head(ctx.dst_repo, ctx.dst_ref))
       if dh and dh.digest == want then
-        return { status = "skipped", digest = want, source_digest = m.digest, stats = ctx.stats }
+        return with_referrers(ctx, { status = "skipped", digest = want, source_digest = m.digest, stats = ctx.stats })
       end
     end
   end
   local digest = copy_tree(ctx, m, ctx.dst_ref, ctx.label, true)
   if ctx.ledger and not ctx.dry_run then ctx.ledger:set_image(ctx.key, digest) end
-  return { status = ctx.dry_run and "would copy" or "copied", digest = digest, source_digest = m.digest,
-           media_type = m.media_type, stats = ctx.stats, note = ctx.note, stale_ledger = ctx.stale_ledger }
+  return with_referrers(ctx, { status = ctx.dry_run and "would copy" or "copied", digest = digest, source_digest = m.digest,
+           media_type = m.media_type, stats = ctx.stats, note = ctx.note, stale_ledger = ctx.stale_ledger })
 end
 
 -- The first half of a copy, for scheduling: the unchanged check, then the source manifest
 -- tree (cached for the copy, so nothing is fetched twice) and the size of its largest blob.
 local function prepare(ctx)
   local early = compare(ctx)
+  -- unchanged, but its referrers may not be: the copy checks them
+  if early and ctx.opts.referrers then return { status = "prepared", weight = 0, unchanged = early, cache = ctx.cache } end
   if early then return early end
   local weight = 0
   local function walk(r, depth)
@@ -303,7 +380,8 @@ end
 --- to ref). opts: force (copy even when the destination digest matches), dry_run (write
 --- nothing, count what would move), ledger (isync.ledger), platforms (isync.platform filter),
 --- blob_sem (a shared semaphore bounding blob transfers), blob_concurrency,
---- manifest_concurrency, chunk_size, buffer_size, on_bytes(n).
+--- manifest_concurrency, chunk_size, buffer_size, on_bytes(n), referrers (also copy the
+--- manifests that refer to the image: signatures, SBOMs, attestations; see isync.referrers).
 --- Returns {status = "copied"|"skipped"|"would copy", digest, source_digest, media_type,
 --- stats, note, reason}, or nil, message, code.
 function M.image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)

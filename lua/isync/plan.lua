@@ -25,7 +25,7 @@ local function ref_string(r) return copy.refname(r.registry.name, r.repo, r.ref)
 M.ref_string = ref_string
 
 --- opts: concurrency (5), retries (image rounds after the first, 2), ledger (path, a ledger,
---- or false; default $XDG_STATE_HOME/isync/ledger), force, dry_run, platforms
+--- or false; default $XDG_STATE_HOME/isync/ledger), force, dry_run, referrers, platforms
 --- (isync.platform filter), blob_concurrency (2 x concurrency), chunk_size, buffer_size,
 --- log (isync.log or options for one), report (JSON path), output_failed / output_success
 --- (images-file paths) with output_format ("yaml" | "json").
@@ -77,6 +77,7 @@ local function describe_ok(res)
   if st.blobs_mounted > 0 then parts[#parts + 1] = st.blobs_mounted .. " mounted" end
   if st.blobs_skipped > 0 then parts[#parts + 1] = st.blobs_skipped .. " present" end
   if #parts == 0 then parts[1] = "no blob moved" end
+  if (st.referrers_copied or 0) > 0 then parts[#parts + 1] = st.referrers_copied .. (st.referrers_copied == 1 and " referrer" or " referrers") end
   return table.concat(parts, ", ") .. ", " .. report_mod.human(st.bytes)
 end
 
@@ -124,7 +125,7 @@ function Plan:run(run_opts)
     return a.n < b.n
   end)
 
-  local copy_opts = { force = o.force, dry_run = o.dry_run, ledger = ledger, platforms = o.platforms,
+  local copy_opts = { force = o.force, dry_run = o.dry_run, ledger = ledger, platforms = o.platforms, referrers = o.referrers,
                       blob_sem = blob_sem, chunk_size = o.chunk_size, buffer_size = o.buffer_size,
                       blob_concurrency = o.blob_concurrency_per_image, manifest_concurrency = o.manifest_concurrency }
 
@@ -207,6 +208,8 @@ function Plan:run(run_opts)
       report:add(entry)
       if entry.status == "failed" then
         log:error(("FAILED  %s -> %s: %s (%s)"):format(entry.source, entry.destination, entry.reason, entry.code))
+      elseif entry.status == "skipped" and entry.stats and (entry.stats.referrers_copied or 0) + (entry.stats.referrer_tags or 0) > 0 then
+        log:info(("unchanged %s -> %s %s; its referrers: %s"):format(entry.source, entry.destination, entry.digest, describe_ok(entry)))
       elseif entry.status == "skipped" then
         log:verbose(("skipped %s -> %s %s%s"):format(entry.source, entry.destination, entry.digest,
           entry.reason and (" (" .. entry.reason .. ")") or " (unchanged)"))

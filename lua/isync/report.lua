@@ -62,7 +62,8 @@ function Report:to_table()
     images[i] = { source = e.source, destination = e.destination, status = e.status, digest = e.digest,
                   source_digest = e.source_digest, reason = e.reason, code = e.code, note = e.note,
                   seconds = e.seconds, bytes = st.bytes, blobs_copied = st.blobs_copied,
-                  blobs_mounted = st.blobs_mounted, blobs_skipped = st.blobs_skipped }
+                  blobs_mounted = st.blobs_mounted, blobs_skipped = st.blobs_skipped,
+                  referrers_copied = (st.referrers_copied or 0) > 0 and st.referrers_copied or nil }
   end
   return { summary = self:summary(), copied = self.copied, skipped = self.skipped, failed = self.failed,
            would_copy = self.dry_run and self.would_copy or nil, bytes = self.bytes, seconds = self.seconds,

@@ -146,8 +146,27 @@ def cmd_artifact(reg, a):
     m = {"schemaVersion": 2, "mediaType": rc.MT_OCI_MANIFEST, "artifactType": a.artifact_type,
          "config": cfg, "layers": [layer],
          "annotations": {"org.opencontainers.image.created": "2024-01-01T00:00:00Z"}}
-    top = p.manifest(m, rc.MT_OCI_MANIFEST, a.tag)
+    if a.subject:
+        raw, ctype, digest = reg.get_manifest(a.repo, a.subject)
+        m["subject"] = {"mediaType": ctype, "digest": digest, "size": len(raw)}
+    top = p.manifest(m, rc.MT_OCI_MANIFEST, None if a.tag == "-" else a.tag)
+    if a.subject:
+        add_to_fallback_tag(reg, a.repo, m["subject"]["digest"], dict(top, artifactType=a.artifact_type))
     return p.report(a.tag, top, artifact_type=a.artifact_type)
+
+
+def add_to_fallback_tag(reg, repo, subject, desc):
+    """What OCI 1.1 clients do on a registry without the referrers API (distribution 2.8):
+    list the referrer in the index tagged sha256-<hex> of its subject, creating it if need be."""
+    tag = subject.replace(":", "-", 1)
+    try:
+        index = json.loads(reg.get_manifest(repo, tag)[0])
+    except rc.RegistryError as e:
+        if e.status != 404:
+            raise
+        index = {"schemaVersion": 2, "mediaType": rc.MT_OCI_INDEX, "manifests": []}
+    index["manifests"].append(desc)
+    reg.put_manifest(repo, tag, serialize(index), rc.MT_OCI_INDEX)
 
 
 def random_stream(total, chunk):
@@ -242,6 +261,8 @@ def main():
     sp.add_argument("--layer-type", default="application/vnd.cncf.helm.chart.content.v1.tar+gzip")
     sp.add_argument("--artifact-type", default="application/vnd.example.artifact.v1")
     sp.add_argument("--layer-size", type=parse_size, default=4096)
+    sp.add_argument("--subject", metavar="REF", help="a referrer of REF (tag or digest in the same repo): "
+                    "sets subject and adds it to the sha256-<hex> fallback tag; TAG '-' pushes by digest only")
 
     sp = add("bigblob", cmd_bigblob, "image with one huge streamed layer")
     sp.add_argument("--size", required=True, help="layer bytes (suffix K/M/G allowed)")

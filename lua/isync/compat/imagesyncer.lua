@@ -27,6 +27,7 @@ isync's own:
   --report FILE               a JSON report of every image
   --ledger FILE | --no-ledger the blob ledger ($XDG_STATE_HOME/isync/ledger)
   --dry-run                   list what would be copied; write nothing
+  --referrers                 also copy each image's referrers (signatures, SBOMs, attestations)
   --max-connections N         blob transfers per registry (8)
   --quiet | --verbose
 ]]
@@ -42,7 +43,7 @@ local FLAGS = {
   ["--output-images-format"] = "output_format", ["--output-failed-images"] = "output_failed",
   ["--report"] = "report", ["--ledger"] = "ledger", ["--max-connections"] = "max_connections",
 }
-local BOOL = { ["--force"] = "force", ["--dry-run"] = "dry_run", ["--no-ledger"] = "no_ledger",
+local BOOL = { ["--force"] = "force", ["--dry-run"] = "dry_run", ["--no-ledger"] = "no_ledger", ["--referrers"] = "referrers",
                ["--quiet"] = "quiet", ["--verbose"] = "verbose", ["-h"] = "help", ["--help"] = "help" }
 local REPEAT = { os = true, arch = true }
 
@@ -341,7 +342,7 @@ function M.main(argv)
   local rules = M.rules(images, images_file)
   local log = isync.log { file = o.log, level = o.quiet and "quiet" or o.verbose and "verbose" or "info" }
   local plan = isync.plan {
-    concurrency = o.proc or 5, retries = o.retries or 2, force = o.force, dry_run = o.dry_run,
+    concurrency = o.proc or 5, retries = o.retries or 2, force = o.force, dry_run = o.dry_run, referrers = o.referrers,
     platforms = isync.platforms(o.os, o.arch), ledger = (not o.no_ledger) and (o.ledger or nil) or false,
     report = o.report, output_failed = o.output_failed, output_success = o.output_success,
     output_format = o.output_format or "yaml", log = log,

@@ -1,0 +1,68 @@
+-- isync.referrers: the OCI 1.1 referrers of a manifest (signatures, SBOMs, attestations:
+-- manifests whose `subject` names it), found through the referrers API or, on registries
+-- without it, through the fallback tag "sha256-<hex>" whose index lists them.
+local json = require "isync.json"
+local manifest = require "isync.manifest"
+
+local M = {}
+
+--- The fallback tag of a digest: "sha256:abc..." -> "sha256-abc...".
+function M.tag(digest) return (digest:gsub(":", "-", 1)) end
+
+-- The descriptors of an index's bytes; nil and a reason when they are not an index.
+local function descriptors(bytes, where)
+  local doc = json.decode(bytes)
+  if type(doc) ~= "table" or type(doc.manifests) ~= "table" then
+    return nil, where .. ": not an image index"
+  end
+  local ok, err = manifest.children(doc)
+  if not ok then return nil, where .. ": " .. err end
+  return doc.manifests
+end
+M.descriptors = descriptors
+
+--- The referrers of repo@digest at reg. Returns the list of descriptors (as the registry
+--- gave them: mediaType, digest, size, artifactType, annotations) and how they were found:
+--- "api"; "tag" plus the fallback index {bytes, digest, media_type}; or "none" (no API and
+--- no fallback tag). nil, message, code when the registry fails.
+function M.list(reg, repo, digest)
+  local bytes, err, code = reg:referrers(repo, digest)
+  if bytes == nil then return nil, err, code end
+  if bytes then
+    local list, derr = descriptors(bytes, reg.name .. "/" .. repo .. " referrers of " .. digest)
+    if not list then return nil, derr, "BAD_MANIFEST" end
+    return list, "api"
+  end
+  local tag = M.tag(digest)
+  local head, herr, hcode = reg:head(repo, tag)
+  if head == nil then return nil, herr, hcode end
+  if not head then return json.array(), "none" end
+  local m, merr, mcode = reg:manifest(repo, tag)
+  if not m then return nil, merr, mcode end
+  local list, derr = descriptors(m.bytes, reg.name .. "/" .. repo .. ":" .. tag)
+  if not list then return nil, derr, "BAD_MANIFEST" end
+  return list, "tag", m
+end
+
+--- The fallback index for a registry without the API: `have` (the index bytes there now,
+--- or nil) with every descriptor of `add` it lacks appended. Returns the bytes to push, or
+--- nil when `have` already lists them all.
+function M.merge(have, add)
+  local doc = have and json.decode(have)
+  if type(doc) ~= "table" or type(doc.manifests) ~= "table" then
+    doc = { schemaVersion = 2, mediaType = manifest.OCI_INDEX, manifests = json.array() }
+    have = nil
+  end
+  local seen, changed = {}, have == nil
+  for _, d in ipairs(doc.manifests) do if type(d) == "table" then seen[d.digest] = true end end
+  for _, d in ipairs(add) do
+    if not seen[d.digest] then
+      doc.manifests[#doc.manifests + 1] = d
+      seen[d.digest] = true
+      changed = true
+    end
+  end
+  return changed and json.encode(doc) or nil
+end
+
+return M
