@@ -185,6 +185,17 @@ static void ping_done(isync_engine *e, isync_job *j, isync_http *h) {
   isync_http_free(e, h);
 }
 
+/* The auth layer's own /v2/ probe comes first. When it has just answered 200 (no auth
+ * needed), that answer is the ping's; otherwise ask again, with credentials, which checks
+ * them. arg is non-NULL when the probe was made for this ping. */
+static void ping_after_auth(isync_engine *e, isync_job *j, void *arg, int ok) {
+  if (!ok) { isync_job_finish(e, j); return; }   /* the probe's error is already set */
+  if (arg && j->reg->auth_state == ISYNC_AUTH_NONE) { isync_job_finish(e, j); return; }
+  char url[2048];
+  snprintf(url, sizeof url, "%s/v2/", j->reg->base);
+  request(e, j, "GET", url, ping_done);
+}
+
 /* ---- tags and the catalog: {"tags": [...]} / {"repositories": [...]}, paged by Link ---- */
 
 static void tags_done(isync_engine *e, isync_job *j, isync_http *h) {
@@ -433,11 +444,12 @@ void isync_ops_start(isync_engine *e, isync_job *j) {
     case ISYNC_JOB_SLEEP:
       isync_engine_timer(e, j->sleep_ms, sleep_done, j);
       return;
-    case ISYNC_JOB_PING:
+    case ISYNC_JOB_PING: {
       j->scopes = strdup("");
-      snprintf(url, sizeof url, "%s/v2/", j->reg->base);
-      request(e, j, "GET", url, ping_done);
+      int probing = j->reg->auth_state == ISYNC_AUTH_UNKNOWN || j->reg->auth_state == ISYNC_AUTH_PINGING;
+      isync_auth_prepare(e, j->reg, j->scopes, j, ping_after_auth, probing ? (void *)1 : NULL, NULL);
       return;
+    }
     case ISYNC_JOB_TAGS:
       j->scopes = isync_scopes(j->repo, "pull", NULL, NULL);
       url_for(url, sizeof url, j, "tags", "list");

@@ -352,7 +352,9 @@ local function prepare(ctx)
     local doc = manifest.decode(m.bytes)
     local kind = doc and manifest.kind(m.media_type, doc)
     if kind == "image" then
-      for _, b in ipairs(manifest.blobs(doc) or {}) do weight = math.max(weight, b.size or 0) end
+      for _, b in ipairs(manifest.blobs(doc) or {}) do
+        if not b.foreign then weight = math.max(weight, b.size or 0) end   -- foreign: not moved
+      end
     elseif kind == "index" and depth < 4 then
       for _, c in ipairs(manifest.children(doc) or {}) do walk(c.digest, depth + 1) end
     end

@@ -20,7 +20,7 @@ end
 function H.target(kind)
   local addr = H.env("ISYNC_T_" .. kind:upper())
   local t = { kind = kind, addr = addr }
-  if kind == "plain" or kind == "plain2" then
+  if kind:match("^plain") or kind:match("^urls") then
     t.isync = { plain_http = true }
     t.tool = { "--plain-http" }
   else

@@ -201,12 +201,11 @@ end
 
 -- ---------------------------------------------------------------- main
 
+-- Opens the registry for an auth entry, once: concurrent first uses (the tag listings run
+-- at once) share one opening, so each registry is probed and pinged once.
 local function registry_opener(auth, o)
-  local cache = {}
-  return function(registry, repo)
-    local entry, key = M.auth_for(auth, registry, repo)
-    key = key or registry
-    if cache[key] then return cache[key] end
+  local opening = {}
+  local function open(registry, entry)
     local opts = { max_connections = o.max_connections }
     if type(entry) == "table" then
       local user = type(entry.username) == "string" and M.expand(entry.username) or ""
@@ -226,8 +225,13 @@ local function registry_opener(auth, o)
         if plain:ping() then reg = plain end
       end
     end
-    cache[key] = reg
     return reg
+  end
+  return function(registry, repo)
+    local entry, key = M.auth_for(auth, registry, repo)
+    key = key or registry
+    opening[key] = opening[key] or isync.spawn(open, registry, entry)
+    return (isync.wait(opening[key]))
   end
 end
 
