@@ -10,7 +10,9 @@
       Tag an existing manifest again (same bytes); prints a record for the new tag.
   util.py summary SEED_DIR OUT_PREFIX
       Read every JSON record the seeding printed (mkimage.py or `app`); print the workload
-      as shell assignments; write OUT_PREFIX.tags ("repo tag" lines) and OUT_PREFIX.repos.
+      as shell assignments; write OUT_PREFIX.tags ("repo tag" lines), OUT_PREFIX.repos and
+      OUT_PREFIX.blobs (every unique blob once: "digest size repo" lines, largest first,
+      repo: the first repository, by name, that holds it).
   util.py images SRC DST PREFIX REPOS_FILE
       An image-syncer images file (JSON): one rule per repository, all tags.
   util.py reqs LOG OFFSET
@@ -112,6 +114,16 @@ def records(seed_dir):
                     yield rec
 
 
+def write_blobs(path, repo_blobs):
+    """Every unique blob once, largest first: "digest size repo" (a repository that holds it)."""
+    first = {}
+    for repo, digest, size in sorted(repo_blobs):
+        first.setdefault(digest, (size, repo))
+    with open(path, "w") as f:
+        for digest, (size, repo) in sorted(first.items(), key=lambda kv: (-kv[1][0], kv[0])):
+            f.write("%s %d %s\n" % (digest, size, repo))
+
+
 def cmd_summary(argv):
     seed_dir, out = argv
     repos, tags, blobs, repo_blobs = [], set(), {}, set()
@@ -127,6 +139,7 @@ def cmd_summary(argv):
         f.write("".join(r + "\n" for r in repos))
     with open(out + ".tags", "w") as f:
         f.write("".join("%s %s\n" % t for t in sorted(tags)))
+    write_blobs(out + ".blobs", repo_blobs)
     print("W_REPOS=%d" % len(repos))
     print("W_TAGS=%d" % len(tags))
     print("W_BLOBS=%d" % len(blobs))
