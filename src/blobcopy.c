@@ -42,6 +42,17 @@ void isync_blobcopy_free(isync_blobcopy *bc) {
   free(bc);
 }
 
+/* A finished copy gives its ring back at once: the job itself lives on until Lua collects
+ * its handle, which can be many copies later (a 1 MiB ring per copy added up). */
+void isync_blobcopy_release(isync_engine *e, isync_job *j) {
+  isync_blobcopy *bc = j->bc;
+  if (!bc) return;
+  isync_http_free(e, bc->get);
+  isync_http_free(e, bc->put);
+  j->bc = NULL;
+  isync_blobcopy_free(bc);
+}
+
 static void upload_next(isync_engine *e, isync_job *j);
 static void upload_kick(isync_engine *e, void *arg);
 

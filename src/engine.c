@@ -2,7 +2,6 @@
 #include "engine.h"
 #include "job.h"
 #include <errno.h>
-#include <malloc.h>
 #include <stdatomic.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -436,11 +435,6 @@ static void *engine_main(void *arg) {
 
 static void init_curl(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
-#ifdef M_MMAP_THRESHOLD
-  /* transfer buffers (rings) come and go by the thousand: keep them mmapped so freeing
-   * one returns its memory, instead of glibc raising the threshold and fragmenting the heap */
-  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-#endif
 }
 
 isync_engine *isync_engine_start(char *err, size_t errsz) {

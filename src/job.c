@@ -112,6 +112,7 @@ void isync_job_finish(isync_engine *e, isync_job *j) {
    * it at once: hold one of our own while we still look at the job */
   isync_job_ref(j);
   isync_engine_untrack(e, j);
+  isync_blobcopy_release(e, j);
   int had_slots = j->nslots;
   if (had_slots) {
     j->nslots = 0;

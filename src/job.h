@@ -92,6 +92,7 @@ void isync_ops_start(isync_engine *e, isync_job *j);
 void isync_blobcopy_start(isync_engine *e, isync_job *j);
 void isync_blobcopy_cancel(isync_engine *e, isync_job *j);   /* at shutdown */
 void isync_blobcopy_free(isync_blobcopy *bc);
+void isync_blobcopy_release(isync_engine *e, isync_job *j);   /* when the job finishes */
 
 /* One authenticated request for job j: waits for auth, builds the request (setup may add
  * headers, bodies and hooks), retries once with a fresh token after a 401 whose body was

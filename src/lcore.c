@@ -258,6 +258,13 @@ static int l_submit(lua_State *L) {
 
 static ljob *check_job(lua_State *L, int i) { return luaL_checkudata(L, i, JOB_MT); }
 
+/* The job behind a handle, or an error once job:close() has released it. */
+static isync_job *open_job(lua_State *L, int i) {
+  ljob *lj = check_job(L, i);
+  if (!lj->j) luaL_error(L, "isync: the job is closed");
+  return lj->j;
+}
+
 static void forget_pending(lua_State *L, isync_job *j) {
   lua_getfield(L, LUA_REGISTRYINDEX, PENDING_KEY);
   lua_pushlightuserdata(L, j);
@@ -283,16 +290,16 @@ static int l_poll(lua_State *L) {
 
 /* core.wait(job, timeout_ms) -> true when finished */
 static int l_wait(lua_State *L) {
-  ljob *lj = check_job(L, 1);
+  isync_job *j = open_job(L, 1);
   int timeout = (int)luaL_optinteger(L, 2, -1);
-  int done = isync_engine_wait_job(get_engine(L), lj->j, timeout);
-  if (done) forget_pending(L, lj->j);
+  int done = isync_engine_wait_job(get_engine(L), j, timeout);
+  if (done) forget_pending(L, j);
   lua_pushboolean(L, done);
   return 1;
 }
 
 static int job_done(lua_State *L) {
-  lua_pushboolean(L, atomic_load(&check_job(L, 1)->j->done));
+  lua_pushboolean(L, atomic_load(&open_job(L, 1)->done));
   return 1;
 }
 
@@ -314,7 +321,7 @@ static void set_str(lua_State *L, const char *k, const char *v) {
 
 /* job:result() -> the operation's value, or nil, message, code, {status, retry_after} */
 static int job_result(lua_State *L) {
-  isync_job *j = check_job(L, 1)->j;
+  isync_job *j = open_job(L, 1);
   if (!atomic_load(&j->done)) return luaL_error(L, "job is not finished");
   if (!j->ok) return push_failure(L, j);
   switch (j->kind) {
@@ -368,6 +375,14 @@ static int job_gc(lua_State *L) {
   ljob *lj = check_job(L, 1);
   if (lj->j) { isync_job_unref(lj->j); lj->j = NULL; }
   return 0;
+}
+
+/* job:close(): release a finished job's memory now (a manifest or config body, the request
+ * data) instead of when the garbage collector gets to the small handle. */
+static int job_close(lua_State *L) {
+  ljob *lj = check_job(L, 1);
+  if (lj->j && !atomic_load(&lj->j->done)) return luaL_error(L, "job is not finished");
+  return job_gc(L);
 }
 
 static int job_tostring(lua_State *L) {
@@ -440,7 +455,7 @@ void isync_open_ledger(lua_State *L);   /* lledger.c */
 
 int luaopen_isync_core(lua_State *L) {
   static const luaL_Reg reg_methods[] = {{"info", reg_info}, {NULL, NULL}};
-  static const luaL_Reg job_methods[] = {{"done", job_done}, {"result", job_result}, {NULL, NULL}};
+  static const luaL_Reg job_methods[] = {{"done", job_done}, {"result", job_result}, {"close", job_close}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {
     {"registry", l_registry}, {"submit", l_submit}, {"poll", l_poll}, {"wait", l_wait},
     {"parse_ref", l_parse_ref}, {"digest", l_digest}, {"digest_valid", l_digest_valid},

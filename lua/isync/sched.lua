@@ -122,6 +122,12 @@ function M.run_until(pred)
   if not ok then error(err, 0) end
 end
 
+-- The results, once the job's memory is given back (see job:close()).
+local function closed(job, ...)
+  job:close()
+  return ...
+end
+
 --- Waits for a job; returns job:result(). Yields in a task, blocks elsewhere.
 function M.await(job)
   local me = M.current()
@@ -136,7 +142,7 @@ function M.await(job)
     while not core.wait(job, POLL_MS) do end
   end
   finished_outside[job] = nil
-  return job:result()
+  return closed(job, job:result())
 end
 
 local function task_results(task)

@@ -72,6 +72,24 @@ describe("Ctrl-C", function()
   end)
 end)
 
+describe("many blobs", function()
+  it("do not add up in memory: each copy's buffer is given back when it ends", function()
+    -- 80 layers of 1 MiB, 4 at a time: a 1 MiB ring kept per copy (until the garbage
+    -- collector finds its small handle) would put the peak near 100 MiB
+    local repo = H.unique("many/blobs-")
+    H.mkimage("plain", "single", repo, "v1", "--layers", "80", "--layer-size", "1M")
+    local ok, out = H.isync(table.concat({ H.q(H.root .. "/tests/integration/scripts/copyrss.lua"),
+      H.env("ISYNC_T_PLAIN"), repo, "v1", H.env("ISYNC_T_PLAIN2"), repo }, " "))
+    assert(ok, out)
+    local n, rss = out:match("blobs_copied=(%d+) peak_rss_kb=(%d+)")
+    io.stderr:write("\n# many blobs: ", out)
+    assert.equal(81, tonumber(n))
+    if not H.sanitized then   -- ASan's shadow memory and quarantine are not ours
+      assert.is_true(tonumber(rss) < 40 * 1024, "peak RSS " .. rss .. " kB")
+    end
+  end)
+end)
+
 describe("big blobs", function()
   local big   -- pushed once: {repo, digest, size}
   setup(function()
