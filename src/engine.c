@@ -133,6 +133,7 @@ static void add_timer(isync_engine *e, long ms, isync_engine_fn fn, void *arg, i
 /* A request refused before sending completes like a failed transfer, on the next turn. */
 static void refused_done(isync_engine *e, void *arg) {
   isync_http *h = arg;
+  h->refused_pending = 0;
   h->cc = CURLE_BAD_FUNCTION_ARGUMENT;
   snprintf(h->errbuf, sizeof h->errbuf, "refused to send a header value holding a line break");
   h->done(e, h);
@@ -146,7 +147,7 @@ void isync_http_start(isync_engine *e, isync_http *h) {
     e->live = h;
     h->engine = e;
   }
-  if (h->bad_header) { add_timer(e, 0, refused_done, h, NULL); return; }
+  if (h->bad_header) { h->refused_pending = 1; add_timer(e, 0, refused_done, h, NULL); return; }
   int has_body = h->read_fn || h->send_data;
   if (has_body) {
     /* POST/PUT/PATCH with a body: feed it through the read callback */
@@ -170,6 +171,10 @@ void isync_http_start(isync_engine *e, isync_http *h) {
 void isync_http_free(isync_engine *e, isync_http *h) {
   if (!h) return;
   if (h->active) curl_multi_remove_handle(e->multi, h->easy);
+  if (h->refused_pending) {   /* its refused_done timer must not fire on freed memory */
+    for (timer **pp = &e->timers; *pp; pp = &(*pp)->next)
+      if ((*pp)->fn == refused_done && (*pp)->arg == h) { timer *t = *pp; *pp = t->next; free(t); break; }
+  }
   if (h->engine) {
     if (h->live_prev) h->live_prev->live_next = h->live_next; else if (e->live == h) e->live = h->live_next;
     if (h->live_next) h->live_next->live_prev = h->live_prev;

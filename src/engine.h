@@ -64,6 +64,7 @@ struct isync_http {
   isync_http *live_prev, *live_next;   /* every request not yet freed, for shutdown */
   isync_http **owner;       /* cleared when this request is freed (a holder's pointer to it) */
   int bad_header;           /* a header value held CR/LF or NUL: the request is refused */
+  int refused_pending;      /* a refused_done timer names it */
 };
 
 /* Creates a request for method+url with common options from the registry-level settings. */

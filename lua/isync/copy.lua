@@ -173,7 +173,7 @@ copy_tree = function(ctx, m, push_ref, label, top)
   end
   if ctx.dry_run then
     ctx.stats.manifests_pushed = ctx.stats.manifests_pushed + 1
-    return m.digest
+    return bytes == m.bytes and m.digest or require("isync.core").digest(bytes)   -- what would be pushed
   end
   local digest, perr, pcode = push(ctx, push_ref, bytes, media_type)
   if not digest and pcode == "MANIFEST_BLOB_UNKNOWN" and blobs and ctx.ledger then
@@ -193,42 +193,66 @@ copy_tree = function(ctx, m, push_ref, label, top)
   return digest
 end
 
--- Does the destination registry offer the referrers API? Asked once per registry.
+-- Does the destination registry offer the referrers API? A yes is remembered per registry;
+-- a no only when it was asked about a sha256 manifest it has (in a dry run the repository
+-- may not exist yet, and a registry may know only sha256: neither means "no API").
 local function dst_has_api(ctx, digest)
   local b = base_of(ctx.dst)
-  if has_api[b] == nil then
-    local r, err, code = ctx.dst:referrers(ctx.dst_repo, digest)
-    if r == nil then fail(err, code) end
-    has_api[b] = r ~= false
-  end
-  return has_api[b]
+  if has_api[b] ~= nil then return has_api[b] end
+  local r, err, code = ctx.dst:referrers(ctx.dst_repo, digest)
+  if r == nil then fail(err, code) end
+  if r or (not ctx.dry_run and digest:match("^sha256:")) then has_api[b] = r ~= false end
+  return r ~= false
+end
+
+local REFERRER_DEPTH = 3   -- an image's referrers, theirs, and theirs in turn
+
+local function add_note(ctx, text)
+  ctx.notes = ctx.notes or {}
+  ctx.notes[#ctx.notes + 1] = text
 end
 
 -- Copies the referrers of digest, and theirs in turn (a signature of an SBOM): each one by
--- digest, byte for byte; then, when the destination has no referrers API, its fallback tag
--- brought up to date: the source's own index when the destination has none, else the
--- destination's with the missing descriptors added (referrers pushed there are kept).
+-- digest, byte for byte, each once however often the lists name it; one listed but gone
+-- from the source (registries collect untagged manifests) is skipped with a note. Then,
+-- when the destination has no referrers API, its fallback tag is brought up to date: the
+-- source's own index when the destination has none, else the destination's with the
+-- missing descriptors added (referrers pushed only there are kept).
 local function copy_referrers(ctx, digest, depth)
   local list, via, fallback = referrers.list(ctx.src, ctx.src_repo, digest)
-  if not list then fail(via, fallback) end
+  if not list then fail(("referrers of %s: %s"):format(digest, via), fallback) end
   if #list == 0 then return end
+  local missing = {}
   sched.map(list, ctx.opts.manifest_concurrency or 4, function(d)
+    if ctx.referrers_seen[d.digest] then return end
+    ctx.referrers_seen[d.digest] = true
+    local label = ("%s referrer %s"):format(ctx.label, d.digest:sub(1, 19))
     local have = check(ctx.dst:head(ctx.dst_repo, d.digest))
     if not have or ctx.opts.force then
-      copy_tree(ctx, get_manifest(ctx, d.digest), d.digest, ctx.label .. " referrer " .. d.digest:sub(1, 19))
+      local m, err, code = ctx.src:manifest(ctx.src_repo, d.digest)
+      if not m and code == "MANIFEST_UNKNOWN" then
+        missing[d.digest] = true
+        add_note(ctx, ("referrer %s of %s is listed but gone from the source: skipped"):format(d.digest, digest))
+        return
+      end
+      if not m then fail(("%s: %s"):format(label, err), code) end
+      copy_tree(ctx, m, d.digest, label)
       ctx.stats.referrers_copied = ctx.stats.referrers_copied + 1
     end
-    if depth < 3 then copy_referrers(ctx, d.digest, depth + 1) end
+    if depth < REFERRER_DEPTH then copy_referrers(ctx, d.digest, depth + 1) end
   end)
   if dst_has_api(ctx, digest) then return end
+  local keep = {}
+  for _, d in ipairs(list) do if not missing[d.digest] then keep[#keep + 1] = d end end
   local tag = referrers.tag(digest)
   local dh = check(ctx.dst:head(ctx.dst_repo, tag))
   if dh and fallback and dh.digest == fallback.digest then return end
+  if not dh and #keep == 0 then return end
   local bytes, media_type = nil, manifest.OCI_INDEX
-  if not dh and fallback then
+  if not dh and fallback and #keep == #list then
     bytes, media_type = fallback.bytes, fallback.media_type
   else
-    bytes = referrers.merge(dh and check(ctx.dst:manifest(ctx.dst_repo, tag)).bytes, list)
+    bytes = referrers.merge(dh and check(ctx.dst:manifest(ctx.dst_repo, tag)).bytes, keep)
   end
   if not bytes then return end
   if not ctx.dry_run then check(ctx.dst:put_manifest(ctx.dst_repo, tag, bytes, media_type)) end
@@ -243,7 +267,7 @@ local function copy_cosign_tags(ctx, digest)
     local sh = check(ctx.src:head(ctx.src_repo, tag))
     if not sh then return end
     local dh = check(ctx.dst:head(ctx.dst_repo, tag))
-    if dh and dh.digest == sh.digest and not ctx.opts.force then return end
+    if dh and sh.digest and dh.digest == sh.digest and not ctx.opts.force then return end
     copy_tree(ctx, get_manifest(ctx, tag), tag, ctx.label .. " " .. tag)
     ctx.stats.referrers_copied = ctx.stats.referrers_copied + 1
   end)
@@ -257,8 +281,10 @@ local function with_referrers(ctx, res)
   if res.digest ~= res.source_digest then
     res.note = (res.note and (res.note .. "; ") or "") .. "referrers not copied: the digest changed"
   else
-    copy_referrers(ctx, res.source_digest, 0)
+    ctx.referrers_seen = { [res.source_digest] = true }
+    copy_referrers(ctx, res.source_digest, 1)
     copy_cosign_tags(ctx, res.source_digest)
+    if ctx.notes then res.note = (res.note and (res.note .. "; ") or "") .. table.concat(ctx.notes, "; ") end
   end
   return res
 end

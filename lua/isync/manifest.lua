@@ -11,9 +11,12 @@ M.DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 M.DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json"
 M.DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 M.DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+-- OCI 1.1 release candidates' artifact manifest (dropped from the final spec, still found
+-- on some registries as referrers): its files are under "blobs"
+M.OCI_ARTIFACT = "application/vnd.oci.artifact.manifest.v1+json"
 
 local INDEX_TYPES = { [M.OCI_INDEX] = true, [M.DOCKER_LIST] = true }
-local IMAGE_TYPES = { [M.OCI_MANIFEST] = true, [M.DOCKER_MANIFEST] = true }
+local IMAGE_TYPES = { [M.OCI_MANIFEST] = true, [M.DOCKER_MANIFEST] = true, [M.OCI_ARTIFACT] = true }
 local SCHEMA1_TYPES = { [M.DOCKER_SCHEMA1] = true, [M.DOCKER_SCHEMA1_SIGNED] = true }
 
 local function is_table(v) return type(v) == "table" end
@@ -72,9 +75,11 @@ function M.blobs(doc)
     if not ok then return nil, err end
     out[#out + 1] = { digest = doc.config.digest, size = math.tointeger(doc.config.size), media_type = doc.config.mediaType }
   end
-  if doc.layers ~= nil and not is_table(doc.layers) then return nil, "layers is not a list" end
-  for i, l in ipairs(doc.layers or {}) do
-    local ok, err = check_descriptor(l, "layer " .. i)
+  local layers, what = doc.layers, "layer"
+  if layers == nil and doc.blobs ~= nil then layers, what = doc.blobs, "blob" end
+  if layers ~= nil and not is_table(layers) then return nil, what .. "s is not a list" end
+  for i, l in ipairs(layers or {}) do
+    local ok, err = check_descriptor(l, what .. " " .. i)
     if not ok then return nil, err end
     local foreign = l.mediaType == M.DOCKER_FOREIGN_LAYER or (is_table(l.urls) and #l.urls > 0)
     out[#out + 1] = { digest = l.digest, size = math.tointeger(l.size), media_type = l.mediaType, foreign = foreign or nil }

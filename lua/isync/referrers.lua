@@ -6,8 +6,12 @@ local manifest = require "isync.manifest"
 
 local M = {}
 
---- The fallback tag of a digest: "sha256:abc..." -> "sha256-abc...".
-function M.tag(digest) return (digest:gsub(":", "-", 1)) end
+--- The fallback tag of a digest: "<alg>-<hex>", the hex cut at 64 characters as the OCI
+--- distribution spec says (a sha512 one would exceed the 128 a tag may have).
+function M.tag(digest)
+  local alg, hex = digest:match("^([^:]+):(.*)$")
+  return alg .. "-" .. hex:sub(1, 64)
+end
 
 -- The descriptors of an index's bytes; nil and a reason when they are not an index.
 local function descriptors(bytes, where)

@@ -125,6 +125,35 @@ describe("referrers", function()
     assert.equal(newsig.digest, H.registry("plain2"):head(repo, sig_tag).digest)
   end)
 
+  it("listed twice, in a cycle, or gone from the source are copied once or skipped with a note", function()
+    local repo = H.unique("refs/odd-")
+    local img = H.mkimage("plain", "single", repo, "v1", "--layers", "1", "--layer-size", "4K")
+    local sig = refer("plain", repo, "v1", SIG)
+    local gone = refer("plain", repo, "v1", SBOM)
+    -- the fallback index names sig twice and the image itself (a cycle) ...
+    local src = H.registry("plain")
+    local tag = fallback_tag(img.digest)
+    local doc = json.decode(assert(src:manifest(repo, tag)).bytes)
+    doc.manifests[#doc.manifests + 1] = doc.manifests[1]
+    doc.manifests[#doc.manifests + 1] = { mediaType = img.media_type, digest = img.digest, size = img.size }
+    assert(src:put_manifest(repo, tag, json.encode(doc), "application/vnd.oci.image.index.v1+json"))
+    -- ... and one referrer was deleted since (as registries collect untagged manifests)
+    local ok, out = H.sh(("curl -sS -f -X DELETE http://%s/v2/%s/manifests/%s"):format(P, repo, gone))
+    assert(ok, out)
+    local mark = H.log_mark("plain2")
+    ok, out = cp("--referrers " .. H.q(P .. "/" .. repo .. ":v1") .. " " .. H.q(P2 .. "/" .. repo .. ":v1"))
+    assert(ok, out)
+    assert.matches("1 referrers copied", out, 1, true)
+    assert.matches("referrer " .. gone .. " of " .. img.digest .. " is listed but gone from the source: skipped", out, 1, true)
+    local reqs = H.requests_since("plain2", mark)
+    assert.equal(1, H.count(reqs, "PUT", "/manifests/" .. sig))
+    assert.equal(1, H.count(reqs, "PUT", "/manifests/" .. tag))
+    -- the destination's index lists what it has, once each
+    local want = { sig, img.digest }
+    table.sort(want)
+    assert.same(want, listed("plain2", repo, tag))
+  end)
+
   it("are counted, not written, in a dry run", function()
     local repo = H.unique("refs/dry-")
     H.mkimage("plain", "single", repo, "v1", "--layers", "1", "--layer-size", "4K")

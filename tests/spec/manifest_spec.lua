@@ -54,4 +54,18 @@ describe("isync.manifest", function()
     assert.equal("linux/arm/v7", manifest.platform_string({ os = "linux", architecture = "arm", variant = "v7" }))
     assert.is_nil(manifest.platform_string(nil))
   end)
+  it("reads an OCI 1.1-rc artifact manifest (files under blobs) as an image-like manifest", function()
+    local d1, d2 = "sha256:" .. ("1"):rep(64), "sha256:" .. ("2"):rep(64)
+    local doc = assert(manifest.decode(('{"mediaType":"%s","artifactType":"application/spdx+json",' ..
+      '"blobs":[{"mediaType":"application/spdx+json","digest":"%s","size":5}],' ..
+      '"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":9}}'):format(
+      manifest.OCI_ARTIFACT, d1, d2)))
+    assert.equal("image", manifest.kind(manifest.OCI_ARTIFACT, doc))
+    assert.equal(manifest.OCI_ARTIFACT, manifest.push_type(manifest.OCI_ARTIFACT, doc, "image"))
+    local blobs = assert(manifest.blobs(doc))
+    assert.equal(1, #blobs)
+    assert.equal(d1, blobs[1].digest)
+    local _, err = manifest.blobs({ blobs = { { digest = "x" } } })
+    assert.matches("blob 1 has no valid digest", err)
+  end)
 end)
