@@ -4,7 +4,7 @@
     faultproxy.py --upstream 127.0.0.1:PORT [--listen 127.0.0.1:0] [--port-file F] [--log F]
                   [--seed N] [--only REGEX] [--reset P] [--status500 P] [--status503 P]
                   [--status429 P [--retry-after N] [--retry-after-date]] [--truncate P]
-                  [--delay-ms N] [--max-faults N] [--redirect-blobs [--redirect-host H]]
+                  [--delay-ms N] [--rate BYTES] [--max-faults N] [--redirect-blobs [--redirect-host H]]
 
 Without fault options it is a faithful proxy: method, request-target, headers and bodies
 are forwarded (bodies streamed in 1 MiB pieces, chunked bodies re-framed), client
@@ -573,8 +573,15 @@ class Handler(BaseHTTPRequestHandler):
         buf = bytearray(CHUNK)
         mv = memoryview(buf)
         sent = 0
+        rate = self.server.ctx.opts.rate if self.server.ctx.faults.matches(self.target) else 0
+        piece = max(4096, min(CHUNK, rate // 20)) if rate else CHUNK
+        started = time.monotonic()
         while True:
-            want = CHUNK if cut is None else min(CHUNK, cut - sent)
+            if rate:  # throttle: never ahead of rate bytes per second
+                ahead = sent / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+            want = piece if cut is None else min(piece, cut - sent)
             if want <= 0:
                 break
             try:
@@ -658,6 +665,8 @@ def main():
     ap.add_argument("--retry-after-date", action="store_true", help="send Retry-After as an HTTP-date (now + N)")
     ap.add_argument("--truncate", type=percent, default=0, metavar="P", help="%% of bodies cut short with a FIN")
     ap.add_argument("--delay-ms", type=int, default=0, metavar="N", help="latency added to each matching request")
+    ap.add_argument("--rate", type=int, default=0, metavar="BYTES",
+                    help="response bodies of matching requests at most BYTES per second (0: unthrottled)")
     ap.add_argument("--max-faults", type=int, metavar="N", help="stop injecting after N faults")
     ap.add_argument("--redirect-blobs", action="store_true", help="307 blob GETs to the store listener")
     ap.add_argument("--redirect-host", default="localhost", metavar="H",
