@@ -361,9 +361,13 @@ static int job_result(lua_State *L) {
     case ISYNC_JOB_BLOB_GET:
       lua_pushlstring(L, j->body.data ? j->body.data : "", j->body.len);
       return 1;
-    case ISYNC_JOB_REFERRERS:
+    case ISYNC_JOB_REFERRERS:   /* false (no API), one page's index, or a list of pages */
       if (!j->exists) lua_pushboolean(L, 0);
-      else lua_pushlstring(L, j->body.data ? j->body.data : "", j->body.len);
+      else if (j->nlist == 1) lua_pushstring(L, j->list[0]);
+      else {
+        lua_createtable(L, (int)j->nlist, 0);
+        for (size_t i = 0; i < j->nlist; i++) { lua_pushstring(L, j->list[i]); lua_rawseti(L, -2, (lua_Integer)i + 1); }
+      }
       return 1;
     default:
       lua_pushboolean(L, 1);

@@ -198,6 +198,29 @@ static void ping_after_auth(isync_engine *e, isync_job *j, void *arg, int ok) {
 
 /* ---- tags and the catalog: {"tags": [...]} / {"repositories": [...]}, paged by Link ---- */
 
+/* Follows the Link rel="next" of a paged answer: requests that page with done and returns 1
+ * (h freed; the job failed instead when the pages do not end). 0 when this was the last. */
+static int next_page(isync_engine *e, isync_job *j, isync_http *h, const char *what,
+                     void (*done)(isync_engine *, isync_job *, isync_http *)) {
+  char *link = isync_http_header_dup(h, "Link");
+  char *next = link ? isync_parse_link_next(link) : NULL;
+  free(link);
+  if (!next) return 0;
+  char *abs = isync_url_resolve(h->url, next);
+  free(next);
+  /* a server that keeps naming the same page, or pages without end, is not followed forever */
+  int same = abs && strcmp(abs, h->url) == 0;
+  isync_http_free(e, h);
+  if (!abs || same || ++j->pages > 100000) {
+    free(abs);
+    isync_job_fail(e, j, "PROTOCOL", "%s: the listing does not end", what);
+    return 1;
+  }
+  request(e, j, "GET", abs, done);
+  free(abs);
+  return 1;
+}
+
 static void tags_done(isync_engine *e, isync_job *j, isync_http *h) {
   int catalog = j->kind == ISYNC_JOB_CATALOG;
   const char *what = catalog ? "GET catalog" : "GET tags";
@@ -226,22 +249,10 @@ static void tags_done(isync_engine *e, isync_job *j, isync_http *h) {
       if (tags->items[i]->type == ISYNC_JSTR) j->list[j->nlist++] = strdup(tags->items[i]->str);
   }
   isync_json_free(doc);
-  char *link = isync_http_header_dup(h, "Link");
-  char *next = link ? isync_parse_link_next(link) : NULL;
-  free(link);
-  if (next) {
-    char *abs = isync_url_resolve(h->url, next);
-    free(next);
-    /* a server that keeps naming the same page, or pages without end, is not followed forever */
-    int same = abs && strcmp(abs, h->url) == 0;
+  if (!next_page(e, j, h, what, tags_done)) {
     isync_http_free(e, h);
-    if (same || ++j->pages > 100000) { free(abs); isync_job_fail(e, j, "PROTOCOL", "%s: the listing does not end", what); return; }
-    request(e, j, "GET", abs, tags_done);
-    free(abs);
-    return;
+    isync_job_finish(e, j);
   }
-  isync_http_free(e, h);
-  isync_job_finish(e, j);
 }
 
 /* ---- manifests ---- */
@@ -416,20 +427,33 @@ static void blob_put_done(isync_engine *e, isync_job *j, isync_http *h) {
 
 /* ---- referrers (OCI 1.1): an index of the manifests whose subject is the digest ---- */
 
+/* Each page's index is kept whole (j->list); Lua joins their descriptors. */
 static void referrers_done(isync_engine *e, isync_job *j, isync_http *h) {
-  if (h->cc == CURLE_OK && (h->status == 404 || h->status == 405 || h->status == 400)) {
+  if (h->cc == CURLE_OK && j->nlist == 0 && (h->status == 404 || h->status == 405 || h->status == 400)) {
     j->exists = 0;   /* the registry has no referrers API: not an error */
-  } else if (!ok_status(h, 200)) {
+    isync_http_free(e, h);
+    isync_job_finish(e, j);
+    return;
+  }
+  if (!ok_status(h, 200)) {
     isync_job_fail_http(e, j, h, "GET referrers", NULL);
     isync_http_free(e, h);
     return;
-  } else {
-    j->exists = 1;
-    j->body = h->body;
-    isync_buf_init(&h->body, 0);
   }
-  isync_http_free(e, h);
-  isync_job_finish(e, j);
+  char **list = realloc(j->list, (j->nlist + 1) * sizeof *list);
+  if (list) j->list = list;
+  char *page = list ? strndup(h->body.data ? h->body.data : "", h->body.len) : NULL;
+  if (!page) {
+    isync_job_fail(e, j, "INTERNAL", "out of memory");
+    isync_http_free(e, h);
+    return;
+  }
+  j->list[j->nlist++] = page;
+  j->exists = 1;
+  if (!next_page(e, j, h, "GET referrers", referrers_done)) {
+    isync_http_free(e, h);
+    isync_job_finish(e, j);
+  }
 }
 
 /* ---- sleep ---- */

@@ -123,10 +123,13 @@ function Registry:blob(repo, digest, opts)
   return call_reg(self, "blob_get", { repo = self:repo(repo), digest = digest, max_size = opts and opts.max_size })
 end
 
---- The OCI referrers of a manifest (signatures, SBOMs, attestations): the index's bytes,
---- or false when the registry has no referrers API (then look for the "sha256-<hex>" tag).
+--- The OCI referrers of a manifest (signatures, SBOMs, attestations): the index's bytes
+--- (its pages joined), or false when the registry has no referrers API (then look for the
+--- "sha256-<hex>" tag).
 function Registry:referrers(repo, digest)
-  return call_reg(self, "referrers", { repo = self:repo(repo), digest = digest })
+  local r, err, code = call_reg(self, "referrers", { repo = self:repo(repo), digest = digest })
+  if type(r) == "table" then return require("isync.referrers").join(r, self.name .. "/" .. repo .. " referrers of " .. digest) end
+  return r, err, code
 end
 
 --- Upload bytes as a blob; returns its digest.

@@ -25,6 +25,21 @@ local function descriptors(bytes, where)
 end
 M.descriptors = descriptors
 
+--- One index of the pages of a paged referrers answer: the first page's document with the
+--- descriptors of the others appended. nil, message, "BAD_MANIFEST" when a page is no index.
+function M.join(pages, where)
+  local doc
+  for i, page in ipairs(pages) do
+    local d = json.decode(page)
+    if type(d) ~= "table" or type(d.manifests) ~= "table" then
+      return nil, ("%s: page %d is not an image index"):format(where, i), "BAD_MANIFEST"
+    end
+    if not doc then doc = d
+    else for _, m in ipairs(d.manifests) do doc.manifests[#doc.manifests + 1] = m end end
+  end
+  return json.encode(doc)
+end
+
 --- The referrers of repo@digest at reg. Returns the list of descriptors (as the registry
 --- gave them: mediaType, digest, size, artifactType, annotations) and how they were found:
 --- "api"; "tag" plus the fallback index {bytes, digest, media_type}; or "none" (no API and
