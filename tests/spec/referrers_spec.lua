@@ -8,6 +8,7 @@ local B = { mediaType = "application/vnd.oci.image.manifest.v1+json", digest = "
 describe("isync.referrers", function()
   it("names the fallback tag after the subject digest", function()
     assert.equal("sha256-" .. ("c"):rep(64), referrers.tag("sha256:" .. ("c"):rep(64)))
+    assert.equal(referrers.tag, require("isync").referrers.tag)
     -- a sha512 digest's hex is cut at 64 characters, as the OCI distribution spec says
     assert.equal("sha512-" .. ("d"):rep(64), referrers.tag("sha512:" .. ("d"):rep(128)))
   end)
