@@ -319,6 +319,12 @@ static void set_str(lua_State *L, const char *k, const char *v) {
   lua_setfield(L, -2, k);
 }
 
+/* j->list as a Lua array of strings. */
+static void push_list(lua_State *L, const isync_job *j) {
+  lua_createtable(L, (int)j->nlist, 0);
+  for (size_t i = 0; i < j->nlist; i++) { lua_pushstring(L, j->list[i]); lua_rawseti(L, -2, (lua_Integer)i + 1); }
+}
+
 /* job:result() -> the operation's value, or nil, message, code, {status, retry_after} */
 static int job_result(lua_State *L) {
   isync_job *j = open_job(L, 1);
@@ -327,8 +333,7 @@ static int job_result(lua_State *L) {
   switch (j->kind) {
     case ISYNC_JOB_TAGS:
     case ISYNC_JOB_CATALOG:
-      lua_createtable(L, (int)j->nlist, 0);
-      for (size_t i = 0; i < j->nlist; i++) { lua_pushstring(L, j->list[i]); lua_rawseti(L, -2, (lua_Integer)i + 1); }
+      push_list(L, j);
       return 1;
     case ISYNC_JOB_MANIFEST_GET:
       lua_createtable(L, 0, 4);
@@ -364,10 +369,7 @@ static int job_result(lua_State *L) {
     case ISYNC_JOB_REFERRERS:   /* false (no API), one page's index, or a list of pages */
       if (!j->exists) lua_pushboolean(L, 0);
       else if (j->nlist == 1) lua_pushstring(L, j->list[0]);
-      else {
-        lua_createtable(L, (int)j->nlist, 0);
-        for (size_t i = 0; i < j->nlist; i++) { lua_pushstring(L, j->list[i]); lua_rawseti(L, -2, (lua_Integer)i + 1); }
-      }
+      else push_list(L, j);
       return 1;
     default:
       lua_pushboolean(L, 1);

@@ -8,6 +8,7 @@
 -- knows are present are not asked about again, and its facts pick mount sources; when the
 -- registry then says a blob is missing after all, the facts are dropped and checked for real.
 -- With opts.referrers, the image's referrers (signatures, SBOMs, attestations) come along.
+local core = require "isync.core"
 local sched = require "isync.sched"
 local manifest = require "isync.manifest"
 local platform = require "isync.platform"
@@ -91,14 +92,16 @@ local function blob(ctx, b, trust_ledger)
   return how, n, code
 end
 
--- A source manifest, fetched once per run: prepare() fetches, the copy reuses.
-local function get_manifest(ctx, ref)
+-- A source manifest, fetched once per run: prepare() fetches, the copy reuses. Returns
+-- nil, message, code when the source fails; get_manifest raises that instead.
+local function try_manifest(ctx, ref)
   local cache = ctx.cache
   if cache and cache[ref] then return cache[ref] end
-  local m = check(ctx.src:manifest(ctx.src_repo, ref))
-  if cache then cache[ref] = m end
-  return m
+  local m, err, code = ctx.src:manifest(ctx.src_repo, ref)
+  if m and cache then cache[ref] = m end
+  return m, err, code
 end
+local function get_manifest(ctx, ref) return check(try_manifest(ctx, ref)) end
 
 local function new_stats()
   return { blobs_copied = 0, blobs_mounted = 0, blobs_skipped = 0, blobs_foreign = 0, bytes = 0,
@@ -119,10 +122,6 @@ local function copy_blobs(ctx, blobs, trust_ledger)
   end)
 end
 
-local function push(ctx, push_ref, bytes, media_type)
-  if ctx.dry_run then return end
-  return ctx.dst:put_manifest(ctx.dst_repo, push_ref, bytes, media_type)
-end
 
 local function copy_index(ctx, children, label)
   sched.map(children, ctx.opts.manifest_concurrency or 4, function(c)
@@ -171,21 +170,21 @@ copy_tree = function(ctx, m, push_ref, label, top)
   else
     fail(label .. ": " .. kerr, "BAD_MANIFEST")
   end
+  local want = bytes == m.bytes and m.digest or core.digest(bytes)   -- what is pushed
   if ctx.dry_run then
     ctx.stats.manifests_pushed = ctx.stats.manifests_pushed + 1
-    return bytes == m.bytes and m.digest or require("isync.core").digest(bytes)   -- what would be pushed
+    return want
   end
-  local digest, perr, pcode = push(ctx, push_ref, bytes, media_type)
+  local digest, perr, pcode = ctx.dst:put_manifest(ctx.dst_repo, push_ref, bytes, media_type)
   if not digest and pcode == "MANIFEST_BLOB_UNKNOWN" and blobs and ctx.ledger then
     -- the ledger was wrong about a blob: forget what it said, check every blob, try again
     local base, repo = base_of(ctx.dst), ctx.dst:repo(ctx.dst_repo)
     for _, b in ipairs(blobs) do ctx.ledger:forget_blob(base, repo, b.digest) end
     ctx.stale_ledger = true
     copy_blobs(ctx, blobs, false)
-    digest, perr, pcode = push(ctx, push_ref, bytes, media_type)
+    digest, perr, pcode = ctx.dst:put_manifest(ctx.dst_repo, push_ref, bytes, media_type)
   end
   if not digest then fail(perr, pcode) end
-  local want = bytes == m.bytes and m.digest or require("isync.core").digest(bytes)
   if digest ~= want then
     fail(label .. ": destination digest " .. digest .. " differs from the source's " .. want, "DIGEST_MISMATCH")
   end
@@ -229,7 +228,7 @@ local function copy_referrers(ctx, digest, depth)
     local label = ("%s referrer %s"):format(ctx.label, d.digest:sub(1, 19))
     local have = check(ctx.dst:head(ctx.dst_repo, d.digest))
     if not have or ctx.opts.force then
-      local m, err, code = ctx.src:manifest(ctx.src_repo, d.digest)
+      local m, err, code = try_manifest(ctx, d.digest)
       if not m and code == "MANIFEST_UNKNOWN" then
         missing[d.digest] = true
         add_note(ctx, ("referrer %s of %s is listed but gone from the source: skipped"):format(d.digest, digest))
@@ -279,13 +278,13 @@ end
 local function with_referrers(ctx, res)
   if not ctx.opts.referrers or not res.source_digest then return res end
   if res.digest ~= res.source_digest then
-    res.note = (res.note and (res.note .. "; ") or "") .. "referrers not copied: the digest changed"
+    add_note(ctx, "referrers not copied: the digest changed")
   else
     ctx.referrers_seen = { [res.source_digest] = true }
     copy_referrers(ctx, res.source_digest, 1)
     copy_cosign_tags(ctx, res.source_digest)
-    if ctx.notes then res.note = (res.note and (res.note .. "; ") or "") .. table.concat(ctx.notes, "; ") end
   end
+  if ctx.notes then res.note = (res.note and (res.note .. "; ") or "") .. table.concat(ctx.notes, "; ") end
   return res
 end
 
@@ -352,7 +351,7 @@ local function image(ctx)
     elseif kind == "index" and not ctx.opts.force then
       -- compare against what we would push: the filtered index
       local filtered = platform.filter_index(ctx.filter, m.bytes)
-      local want = filtered and require("isync.core").digest(filtered)
+      local want = filtered and core.digest(filtered)
       local dh = want and check(ctx.dst:head(ctx.dst_repo, ctx.dst_ref))
       if dh and dh.digest == want then
         return with_referrers(ctx, { status = "skipped", digest = want, source_digest = m.digest, stats = ctx.stats })

@@ -13,12 +13,17 @@ function M.tag(digest)
   return alg .. "-" .. hex:sub(1, 64)
 end
 
+-- The decoded index in bytes, or nil when they are not one (no JSON object, or no list of
+-- manifests).
+local function index_doc(bytes)
+  local doc = json.decode(bytes)
+  if type(doc) == "table" and type(doc.manifests) == "table" then return doc end
+end
+
 -- The descriptors of an index's bytes; nil and a reason when they are not an index.
 local function descriptors(bytes, where)
-  local doc = json.decode(bytes)
-  if type(doc) ~= "table" or type(doc.manifests) ~= "table" then
-    return nil, where .. ": not an image index"
-  end
+  local doc = index_doc(bytes)
+  if not doc then return nil, where .. ": not an image index" end
   local ok, err = manifest.children(doc)
   if not ok then return nil, where .. ": " .. err end
   return doc.manifests
@@ -30,8 +35,8 @@ M.descriptors = descriptors
 function M.join(pages, where)
   local doc
   for i, page in ipairs(pages) do
-    local d = json.decode(page)
-    if type(d) ~= "table" or type(d.manifests) ~= "table" then
+    local d = index_doc(page)
+    if not d then
       return nil, ("%s: page %d is not an image index"):format(where, i), "BAD_MANIFEST"
     end
     if not doc then doc = d
@@ -67,8 +72,8 @@ end
 --- or nil) with every descriptor of `add` it lacks appended. Returns the bytes to push, or
 --- nil when `have` already lists them all.
 function M.merge(have, add)
-  local doc = have and json.decode(have)
-  if type(doc) ~= "table" or type(doc.manifests) ~= "table" then
+  local doc = have and index_doc(have)
+  if not doc then
     doc = { schemaVersion = 2, mediaType = manifest.OCI_INDEX, manifests = json.array() }
     have = nil
   end

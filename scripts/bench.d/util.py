@@ -160,6 +160,17 @@ def cmd_images(argv):
     print(json.dumps(rules, indent=2))
 
 
+def matches_since(log, offset, pattern):
+    """pattern's matches in the lines of a registry log from byte offset on."""
+    with open(log, "rb") as f:
+        f.seek(offset)
+        text = f.read().decode("utf-8", "replace")
+    for line in text.splitlines():
+        m = pattern.search(line)
+        if m:
+            yield m
+
+
 ACCESS = re.compile(r'"(GET|HEAD|PUT|POST|PATCH|DELETE) (/v2/\S*) HTTP/[\d.]+" (\d+)')
 
 
@@ -167,25 +178,20 @@ def cmd_reqs(argv):
     log, offset = argv[0], int(argv[1])
     c = dict.fromkeys(["total", "GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "listing", "ping",
                        "blob_get", "blob_head", "manifest_get", "manifest_head", "errors"], 0)
-    with open(log, "rb") as f:
-        f.seek(offset)
-        for line in f.read().decode("utf-8", "replace").splitlines():
-            m = ACCESS.search(line)
-            if not m:
-                continue
-            method, path, status = m.group(1), m.group(2).split("?")[0], int(m.group(3))
-            c["total"] += 1
-            c[method] += 1
-            if status >= 500:
-                c["errors"] += 1
-            if path == "/v2/":
-                c["ping"] += 1
-            elif path.endswith("/tags/list"):
-                c["listing"] += 1
-            elif "/blobs/sha256:" in path and method in ("GET", "HEAD"):
-                c["blob_" + method.lower()] += 1
-            elif "/manifests/" in path and method in ("GET", "HEAD"):
-                c["manifest_" + method.lower()] += 1
+    for m in matches_since(log, offset, ACCESS):
+        method, path, status = m.group(1), m.group(2).split("?")[0], int(m.group(3))
+        c["total"] += 1
+        c[method] += 1
+        if status >= 500:
+            c["errors"] += 1
+        if path == "/v2/":
+            c["ping"] += 1
+        elif path.endswith("/tags/list"):
+            c["listing"] += 1
+        elif "/blobs/sha256:" in path and method in ("GET", "HEAD"):
+            c["blob_" + method.lower()] += 1
+        elif "/manifests/" in path and method in ("GET", "HEAD"):
+            c["manifest_" + method.lower()] += 1
     for k, v in c.items():
         print("%s=%d" % (k, v))
 
@@ -212,21 +218,16 @@ def epoch(ts):
 def cmd_upload(argv):
     log, offset, digest, t0 = argv[0], int(argv[1]), argv[2].split(":")[-1], float(argv[3])
     spans, target = {}, None
-    with open(log, "rb") as f:
-        f.seek(offset)
-        for line in f.read().decode("utf-8", "replace").splitlines():
-            m = APP_LINE.search(line)
-            if not m:
-                continue
-            u = UPLOAD.search(m.group(3))
-            if not u:
-                continue
-            end = epoch(m.group(1))
-            start = end - go_duration(m.group(4))
-            s0, e0 = spans.get(u.group(1), (start, end))
-            spans[u.group(1)] = (min(s0, start), max(e0, end))
-            if m.group(2) == "PUT" and digest in m.group(3) and target is None:
-                target = u.group(1)
+    for m in matches_since(log, offset, APP_LINE):
+        u = UPLOAD.search(m.group(3))
+        if not u:
+            continue
+        end = epoch(m.group(1))
+        start = end - go_duration(m.group(4))
+        s0, e0 = spans.get(u.group(1), (start, end))
+        spans[u.group(1)] = (min(s0, start), max(e0, end))
+        if m.group(2) == "PUT" and digest in m.group(3) and target is None:
+            target = u.group(1)
     if target is None:
         print("? ?")
         return
