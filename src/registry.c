@@ -88,14 +88,12 @@ void isync_registry_setup_http(const isync_registry *r, isync_http *h, int strea
   curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, r->connect_timeout);
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (streaming) {
-    /* a blob may take hours: fail on a stall, not on total time */
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 0L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, r->stall_timeout);
-  } else {
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, r->timeout);
-  }
+  /* every request fails after stall_timeout seconds without a byte either way (a registry
+   * that stops mid-manifest, or before its status line, must not hold a run for the whole
+   * `timeout`); a blob may take hours, so only metadata requests also have a total bound */
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, r->stall_timeout);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, streaming ? 0L : r->timeout);
   if (r->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file);
   if (r->cert_file) curl_easy_setopt(c, CURLOPT_SSLCERT, r->cert_file);
   if (r->key_file) curl_easy_setopt(c, CURLOPT_SSLKEY, r->key_file);

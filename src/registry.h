@@ -18,7 +18,7 @@ typedef struct isync_reg_opts {
   const char *ca_file, *cert_file, *key_file;
   long connect_timeout;              /* seconds */
   long timeout;                      /* seconds, whole metadata request */
-  long stall_timeout;                /* seconds without progress on a blob transfer */
+  long stall_timeout;                /* seconds without progress on any request */
   int max_conns;                     /* operations in flight against this registry */
 } isync_reg_opts;
 

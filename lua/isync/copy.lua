@@ -13,6 +13,7 @@ local sched = require "isync.sched"
 local manifest = require "isync.manifest"
 local platform = require "isync.platform"
 local referrers = require "isync.referrers"
+local retry = require "isync.retry"
 
 local M = {}
 
@@ -289,11 +290,16 @@ local function with_referrers(ctx, res)
 end
 
 -- With a platform filter, a single-platform image is copied only when its config matches.
+-- A config that cannot be fetched fails the image: copying it unread could bring a
+-- platform the user excluded.
 local function platform_of_image(ctx, m)
   local doc = manifest.decode(m.bytes)
   if not doc or type(doc.config) ~= "table" then return nil end
-  local cfg = ctx.src:blob(ctx.src_repo, doc.config.digest, { max_size = 4 * 1024 * 1024 })
-  if not cfg then return nil end
+  local cfg, err, code = ctx.src:blob(ctx.src_repo, doc.config.digest, { max_size = 4 * 1024 * 1024 })
+  if not cfg then
+    fail(("%s: cannot read its config to apply the platform filter (%s): %s"):format(ctx.label,
+      platform.describe(ctx.filter), err), code)
+  end
   local c = require("isync.json").decode(cfg)
   if type(c) ~= "table" then return nil end
   return { os = c.os, architecture = c.architecture, variant = c.variant, ["os.version"] = c["os.version"] }
@@ -389,8 +395,14 @@ local function prepare(ctx)
 end
 
 -- Runs fn(ctx) for one copy: failures of the world come back as nil, message, code.
+-- Every request of the copy, in this task and the tasks it spawns, shares one retry budget
+-- (opts.budget, or a new one): a stall fails the image once instead of once per request.
 local function run(fn, src, src_repo, ref, dst, dst_repo, dst_ref, opts)
-  local ok, res = pcall(function() return fn(new_ctx(src, src_repo, ref, dst, dst_repo, dst_ref, opts or {})) end)
+  opts = opts or {}
+  local budget = opts.budget or retry.budget { stall = opts.stall_budget, max_retry_after = opts.max_retry_after }
+  local ok, res = pcall(sched.with_context, { budget = budget }, function()
+    return fn(new_ctx(src, src_repo, ref, dst, dst_repo, dst_ref, opts))
+  end)
   if ok then return res end
   if getmetatable(res) == Failure then return nil, res.msg, res.code end
   error(res, 0)
@@ -408,7 +420,9 @@ end
 --- nothing, count what would move), ledger (isync.ledger), platforms (isync.platform filter),
 --- blob_sem (a shared semaphore bounding blob transfers), blob_concurrency,
 --- manifest_concurrency, chunk_size, buffer_size, on_bytes(n), referrers (also copy the
---- manifests that refer to the image: signatures, SBOMs, attestations; see isync.referrers).
+--- manifests that refer to the image: signatures, SBOMs, attestations; see isync.referrers),
+--- budget (isync.retry.budget shared by the image's requests; else a new one from
+--- stall_budget and max_retry_after).
 --- Returns {status = "copied"|"skipped"|"would copy", digest, source_digest, media_type,
 --- stats, note, reason}, or nil, message, code.
 function M.image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)

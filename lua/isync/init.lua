@@ -36,7 +36,7 @@ end
 --- Opens a registry by host name. opts: username, password, plain_http, skip_verify,
 --- ca_file, cert_file, key_file, connect_timeout, timeout, stall_timeout (seconds),
 --- max_connections, docker_config (false to ignore ~/.docker/config.json),
---- retry ({attempts, base, max} for transient failures, or false for none).
+--- retry ({attempts, base, max, max_retry_after} for transient failures, or false for none).
 function M.registry(name, opts)
   assert(type(name) == "string", "isync.registry: a host name is needed")
   opts = opts or {}
@@ -50,7 +50,8 @@ function M.registry(name, opts)
   copts.docker_config = nil
   copts.retry = nil
   local self = setmetatable({ name = name, hub = is_hub(name), core = core.registry(name, copts),
-    retry = retry.policy(opts.retry), stats = { requests = 0, retries = 0 } }, Registry)
+    retry = retry.policy(opts.retry), stats = { requests = 0, retries = 0 },
+    stall_timeout = opts.stall_timeout or 60 }, Registry)   -- 60: the C default (registry.c)
   self.plain_http = copts.plain_http and true or false
   return self
 end
@@ -66,14 +67,18 @@ M.on_retry = nil
 
 -- One operation with the registry's retry policy: transient failures are tried again after
 -- a backoff (or Retry-After), inside a task without blocking the others.
-local function call_reg(self, op, args)
+-- Inside an image copy the task context carries the image's retry budget (isync.retry),
+-- so a stall or a long Retry-After fails the image once, not once per request.
+local function call_reg(self, op, args, stall_timeout)
+  local ctx = sched.context()
   return retry.call(self.retry, sched.sleep, function(err, code, delay, attempt)
     self.stats.retries = self.stats.retries + 1
     if M.on_retry then M.on_retry(self, op, err, code, delay, attempt) end
   end, function()
     self.stats.requests = self.stats.requests + 1
     return sched.await(core.submit(op, self.core, args))
-  end)
+  end, { budget = ctx and ctx.budget, name = self.name, stall_timeout = stall_timeout or self.stall_timeout,
+         clock = core.monotime })
 end
 
 --- Checks that the registry answers and the credentials are accepted.
@@ -145,7 +150,7 @@ function Registry:copy_blob_from(src_reg, src_repo, digest, repo, opts)
   return call_reg(self, "blob_copy", {
     repo = self:repo(repo), digest = digest, source = src_reg.core, from = src_reg:repo(src_repo),
     size = opts.size, chunk_size = opts.chunk_size, buffer_size = opts.buffer_size,
-  })
+  }, math.max(self.stall_timeout, src_reg.stall_timeout or 60))   -- either side may stall
 end
 
 function Registry:info()

@@ -28,7 +28,9 @@ M.ref_string = ref_string
 --- or false; default $XDG_STATE_HOME/isync/ledger), force, dry_run, referrers, platforms
 --- (isync.platform filter), blob_concurrency (2 x concurrency), chunk_size, buffer_size,
 --- log (isync.log or options for one), report (JSON path), output_failed / output_success
---- (images-file paths) with output_format ("yaml" | "json").
+--- (images-file paths) with output_format ("yaml" | "json"), stall_budget (seconds of
+--- stalled requests an image may spend, over all its requests and rounds; default one stall
+--- timeout of the registry), max_retry_after (a longer Retry-After fails the image; 300).
 function M.new(opts)
   return setmetatable({ opts = opts or {}, items = {} }, Plan)
 end
@@ -129,17 +131,21 @@ function Plan:run(run_opts)
                       blob_sem = blob_sem, chunk_size = o.chunk_size, buffer_size = o.buffer_size,
                       blob_concurrency = o.blob_concurrency_per_image, manifest_concurrency = o.manifest_concurrency }
 
+  -- One retry budget per image, kept across rounds: a stall or a refused connection
+  -- spends it, and then the image gets no further round (isync.retry).
+  local function budget_of(it)
+    it.budget = it.budget or retry.budget { stall = o.stall_budget, max_retry_after = o.max_retry_after }
+    return it.budget
+  end
+
   local function sync_one(it)
     local started = core.monotime()
     local res, err, code
     if it.final then
       res, err, code = it.final.res, it.final.err, it.final.code
     else
-      local o2 = copy_opts
-      if it.prepared then
-        o2 = setmetatable({ prepared = it.prepared }, { __index = copy_opts })
-        it.prepared = nil   -- the cached manifests are not needed after this copy
-      end
+      local o2 = setmetatable({ prepared = it.prepared, budget = budget_of(it) }, { __index = copy_opts })
+      it.prepared = nil   -- the cached manifests are not needed after this copy
       res, err, code = copy.image(it.src.registry, it.src.repo, it.src.ref, it.dst.registry, it.dst.repo, it.dst.ref, o2)
     end
     it.final = nil
@@ -178,7 +184,7 @@ function Plan:run(run_opts)
       sched.map(batch, math.max(4 * concurrency, 16), function(it)
         local t = core.monotime()
         local res, err, code = copy.prepare(it.src.registry, it.src.repo, it.src.ref, it.dst.registry, it.dst.repo,
-                                            it.dst.ref, copy_opts)
+                                            it.dst.ref, setmetatable({ budget = budget_of(it) }, { __index = copy_opts }))
         it.prep_seconds = core.monotime() - t
         if res and res.status == "prepared" then it.prepared, it.weight = res, res.weight
         else it.final, it.weight = { res = res, err = err, code = code }, -1 end
@@ -199,7 +205,7 @@ function Plan:run(run_opts)
     -- one image: copy it, then either queue it for another round or record its outcome
     local function run_one(it, round, again)
       local entry = sync_one(it)
-      if entry.status == "failed" and retry.transient(entry.code) and round < (o.retries or 2) then
+      if entry.status == "failed" and retry.transient(entry.code) and not (it.budget and it.budget.final) and round < (o.retries or 2) then
         again[#again + 1] = it
         log:verbose(("retry later %s: %s"):format(entry.source, entry.reason))
         return

@@ -6,6 +6,16 @@
 -- missing for a moment after it was committed). Everything else (401, 403, 404, an
 -- invalid manifest, TLS) is permanent and fails at once with the registry's message.
 -- Waits grow exponentially with full jitter; Retry-After, when given, wins.
+--
+-- Time bounds. A registry that stalls must not hold a run for minutes, so three failures
+-- are not retried like the others:
+--   * a stall (TIMEOUT): the requests of one image share a budget (M.budget) of time lost
+--     to stalls, by default one stall timeout of the registry: the first stall spends it
+--     and the image fails then, instead of stall_timeout x attempts x image rounds;
+--   * a Retry-After beyond max_retry_after (300 s) fails at once, naming the wait asked for;
+--   * an address that does not resolve or refuses connections (CONNECT) gets one quick
+--     retry: nothing there will answer within a backoff.
+-- Such a failure also marks the budget final: plans do not give the image another round.
 local M = {}
 
 local TRANSIENT = {
@@ -14,7 +24,7 @@ local TRANSIENT = {
   MANIFEST_BLOB_UNKNOWN = true, UNAVAILABLE = true,
 }
 
-M.defaults = { attempts = 5, base = 0.25, max = 8, max_retry_after = 120 }
+M.defaults = { attempts = 5, base = 0.25, max = 8, max_retry_after = 300, connect_attempts = 2 }
 
 --- true when a failure with this code (and info {status, retry_after}) may succeed later.
 function M.transient(code, info)
@@ -25,7 +35,7 @@ end
 
 --- Seconds to wait before attempt number `attempt` + 1 (attempt counts from 1).
 function M.delay(policy, attempt, info)
-  if info and info.retry_after then return math.min(info.retry_after, policy.max_retry_after or 120) end
+  if info and info.retry_after then return math.max(0, info.retry_after) end
   local ceiling = math.min(policy.max, policy.base * 2 ^ (attempt - 1))
   return ceiling * (0.5 + math.random() * 0.5)
 end
@@ -39,18 +49,60 @@ function M.policy(p)
   return out
 end
 
---- Calls fn(...) until it returns a value, a permanent failure, or attempts run out.
+--- A retry budget for one image, shared by all its requests. opts: stall (seconds of
+--- stalled requests the image may spend; default the stalling registry's stall timeout),
+--- max_retry_after (overrides the registries' cap). budget.final is set when a failure
+--- should not be retried by a later round either.
+function M.budget(opts)
+  opts = opts or {}
+  return { stall = opts.stall, max_retry_after = opts.max_retry_after, stalled = 0, final = false }
+end
+
+-- nil when the failure may be retried, else the (possibly amended) message to return.
+local function stop(policy, attempt, err, code, info, env, elapsed)
+  local budget = env.budget
+  local function tried() return attempt > 1 and ("%s (after %d attempts)"):format(err, attempt) or err end
+  if not M.transient(code, info) then return tried() end
+  local cap = budget.max_retry_after or policy.max_retry_after
+  local ra = info and info.retry_after
+  if ra and ra > cap then
+    budget.final = true
+    return ("%s; %s asked to retry after %d s, more than the %d s allowed (max_retry_after): not waiting"):format(
+      err, env.name or "the registry", ra, cap)
+  end
+  if code == "TIMEOUT" then
+    budget.stalled = budget.stalled + elapsed
+    local limit = budget.stall or env.stall_timeout or 60
+    if budget.stalled >= limit then
+      budget.final = true
+      return ("%s (not retried: the image's requests stalled for %.0f s, its stall budget is %.0f s)"):format(
+        err, budget.stalled, limit)
+    end
+  end
+  if budget.final then return tried() end   -- the image has failed already: do not linger
+  if code == "CONNECT" and attempt >= policy.connect_attempts then
+    budget.final = true
+    return tried()
+  end
+  if attempt >= policy.attempts then return tried() end
+end
+
+--- Calls fn() until it returns a value, a permanent failure, or attempts run out.
 --- sleep(seconds) waits (isync.sleep); on_retry(err, code, delay, attempt) is told of each retry.
-function M.call(policy, sleep, on_retry, fn, ...)
+--- env: budget (M.budget; a private one otherwise), name (the registry, for messages),
+--- stall_timeout (the registry's, seconds), clock (seconds, monotonic).
+function M.call(policy, sleep, on_retry, fn, env)
+  env = env or {}
+  if not env.budget then env.budget = M.budget() end
+  local clock = env.clock or os.time
   local attempt = 1
   while true do
-    local v, err, code, info = fn(...)
+    local t0 = clock()
+    local v, err, code, info = fn()
     if v ~= nil then return v, err, code, info end
-    if attempt >= policy.attempts or not M.transient(code, info) then
-      if attempt > 1 then err = ("%s (after %d attempts)"):format(err, attempt) end
-      return nil, err, code, info
-    end
-    local d = M.delay(policy, attempt, info)
+    local final = stop(policy, attempt, err, code, info, env, clock() - t0)
+    if final then return nil, final, code, info end
+    local d = code == "CONNECT" and policy.base or M.delay(policy, attempt, info)
     if on_retry then on_retry(err, code, d, attempt) end
     sleep(d)
     attempt = attempt + 1

@@ -44,7 +44,10 @@ end
 --- Starts fn(...) as a task; returns the task. It runs when the loop next turns.
 function M.spawn(fn, ...)
   assert(type(fn) == "function", "isync.spawn: a function is needed")
-  local task = setmetatable({ status = "ready", waiters = {} }, Task)
+  local parent = M.current()
+  -- a task inherits its parent's context (an image copy's retry budget reaches every
+  -- request the copy's sub-tasks make)
+  local task = setmetatable({ status = "ready", waiters = {}, ctx = parent and parent.ctx }, Task)
   task.co = coroutine.create(function(...)
     return table.pack(xpcall(fn, traceback, ...))
   end)
@@ -56,6 +59,25 @@ end
 
 function M.current()
   return tasks[coroutine.running()]
+end
+
+--- The current task's context value (set by with_context, inherited by spawned tasks), or nil.
+function M.context()
+  local me = M.current()
+  return me and me.ctx
+end
+
+--- Calls fn(...) with v as the current task's context, restoring the previous one after
+--- (also when fn raises). Outside a task fn just runs: there is nothing to inherit.
+function M.with_context(v, fn, ...)
+  local me = M.current()
+  if not me then return fn(...) end
+  local saved = me.ctx
+  me.ctx = v
+  local r = table.pack(pcall(fn, ...))
+  me.ctx = saved
+  if not r[1] then error(r[2], 0) end
+  return table.unpack(r, 2, r.n)
 end
 
 local function finish(task, packed)

@@ -2,8 +2,9 @@
 """Fault-injecting HTTP/1.1 reverse proxy in front of one plain-HTTP registry (stdlib only).
 
     faultproxy.py --upstream 127.0.0.1:PORT [--listen 127.0.0.1:0] [--port-file F] [--log F]
-                  [--seed N] [--only REGEX] [--reset P] [--status500 P] [--status503 P]
+                  [--seed N] [--only REGEX] [--reset P] [--status404 P] [--status500 P] [--status503 P]
                   [--status429 P [--retry-after N] [--retry-after-date]] [--truncate P]
+                  [--stall-head P] [--stall-body P] [--stall-upload P] [--methods LIST]
                   [--delay-ms N] [--rate BYTES] [--max-faults N] [--redirect-blobs [--redirect-host H]]
 
 Without fault options it is a faithful proxy: method, request-target, headers and bodies
@@ -19,6 +20,7 @@ import ipaddress
 import os
 import random
 import re
+import select
 import signal
 import socket
 import struct
@@ -31,10 +33,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CHUNK = 1 << 20           # streaming piece size; the only per-transfer buffer
 CHUNKED_CUT_SPAN = 65536  # chunked bodies (length unknown): cut within the first 64 KiB
+STALL_MAX = 600.0         # a stalled connection is held at most this long
 RST_DRAIN_TIMEOUT = 2.0   # wait this long for our send queue to empty before an RST
 HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
        "te", "trailer", "trailers", "transfer-encoding", "upgrade"}
-STATUS_FAULTS = {"500": (500, "UNKNOWN"), "503": (503, "UNKNOWN"), "429": (429, "TOOMANYREQUESTS")}
+STATUS_FAULTS = {"404": (404, "BLOB_UNKNOWN"), "500": (500, "UNKNOWN"), "503": (503, "UNKNOWN"), "429": (429, "TOOMANYREQUESTS")}
 BLOB_RE = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[A-Za-z0-9_+.-]+:[A-Za-z0-9=_-]+)$")
 STORE_RE = re.compile(r"^/blobstore/(?P<name>.+)/(?P<digest>[A-Za-z0-9_+.-]+:[A-Za-z0-9=_-]+)$")
 STORE_HEADERS = {"content-length", "content-type", "content-range", "accept-ranges", "etag",
@@ -46,13 +49,23 @@ faults (percent per request; the sum must be <= 100; one RNG draw decides per re
              response with a body: send status + headers + part of the body, then RST.
              bodyless response (HEAD, 201/202/204, 307, CL 0): the request IS forwarded
              (side effects happen) but the client gets an RST instead of the status line.
+  404        answer {"errors":[{"code":"BLOB_UNKNOWN","message":"injected"}]}: a permanent
+             failure (a blob the registry lost)
   500/503    answer {"errors":[{"code":"UNKNOWN","message":"injected"}]} without forwarding
   429        same with TOOMANYREQUESTS and Retry-After (--retry-after N / --retry-after-date)
   truncate   send the full Content-Length but only part of the body, then FIN (clean close).
              Not applicable to bodyless responses (logged fault=none, not counted).
+  stall-head   read the whole request, then never answer (no status line) and never close.
+  stall-body   forward; send status + headers + part of the body (cut as for truncate), then
+               stop sending without closing.  Bodyless responses stall before the status line.
+  stall-upload request with a body: forward part of it, then stop reading it without closing
+               (the client's send buffer fills).  Requests without a body: not applicable.
+  A stalled connection is held until the client closes it (stall-upload: up to 600 s).
   The cut point is drawn from the RNG: 1..len-1 bytes for a Content-Length body, up to
   64 KiB for chunked ones.  Injected statuses drain the request body first (keep-alive);
   with Expect: 100-continue they answer at once and close the connection.
+
+--methods GET,PUT limits faults and delays to those request methods.
 
 --only REGEX is re.search()ed against the request-target (path + query) on both
 listeners; non-matching requests are never faulted or delayed.  Examples:
@@ -71,8 +84,9 @@ Authorization is present.  Store requests are faulted too when they match --only
 Upstream unreachable: 502.  Upstream closing mid-body: the client gets an RST.
 
 log (--log F), one line per request, flushed:
-  METHOD PATH STATUS fault=<none|reset|500|503|429|truncate|redirect> auth=<yes|no> listener=<proxy|store>
+  METHOD PATH STATUS fault=<none|reset|404|500|503|429|truncate|redirect|stall-*> auth=<yes|no> listener=<proxy|store>
   PATH has no query; STATUS is what the client got on the status line, '-' if none.
+  A stall is logged when it starts.
 
 stdout at startup: 'proxy 127.0.0.1:P' and (with --redirect-blobs) 'store localhost:P2'.
 SIGTERM/SIGINT: stop listening, exit 0 (in-flight transfers are cut).
@@ -115,9 +129,11 @@ class Faults:
     """Seeded per-request fault decisions, shared by both listeners."""
 
     def __init__(self, opts):
-        self.table = [(k, p) for k, p in (("reset", opts.reset), ("500", opts.status500),
+        self.table = [(k, p) for k, p in (("reset", opts.reset), ("404", opts.status404), ("500", opts.status500),
                                          ("503", opts.status503), ("429", opts.status429),
-                                         ("truncate", opts.truncate)) if p > 0]
+                                         ("truncate", opts.truncate), ("stall-head", opts.stall_head),
+                                         ("stall-body", opts.stall_body),
+                                         ("stall-upload", opts.stall_upload)) if p > 0]
         if sum(p for _, p in self.table) > 100:
             raise SystemExit("error: fault percentages add up to more than 100")
         self.only = re.compile(opts.only) if opts.only else None
@@ -212,7 +228,7 @@ class Handler(BaseHTTPRequestHandler):
         if not self.raw_requestline:
             self.close_connection = True
             return
-        self.expect_continue, self.status_sent, self.fault = False, None, None
+        self.expect_continue, self.status_sent, self.fault, self.logged = False, None, None, False
         if not self.parse_request():
             return
         ctx = self.server.ctx
@@ -241,9 +257,38 @@ class Handler(BaseHTTPRequestHandler):
             if ctx.opts.verbose:
                 sys.stderr.write("faultproxy: %s %s: %r\n" % (self.command, self.upath, e))
         finally:
-            ctx.log("%s %s %s fault=%s auth=%s listener=%s" % (
-                self.command, self.upath, self.status_sent or "-", self.fault or "none",
-                "yes" if "Authorization" in self.headers else "no", self.server.listener))
+            if not self.logged:
+                self.log_request_line()
+
+    def log_request_line(self):
+        self.logged = True
+        self.server.ctx.log("%s %s %s fault=%s auth=%s listener=%s" % (
+            self.command, self.upath, self.status_sent or "-", self.fault or "none",
+            "yes" if "Authorization" in self.headers else "no", self.server.listener))
+
+    def stall(self, kind):
+        """Stop talking without closing: hold the connection until the client gives up."""
+        self.fault = kind
+        self.log_request_line()
+        self.close_up()
+        try:
+            self.wfile.flush()
+        except OSError:
+            pass
+        sock = self.connection
+        deadline = time.monotonic() + STALL_MAX
+        while time.monotonic() < deadline:
+            if kind == "stall-upload":  # the client's body is still there: cannot see EOF
+                time.sleep(0.5)
+                continue
+            r, _, _ = select.select([sock], [], [], 0.5)
+            if r:
+                try:
+                    if not sock.recv(65536):
+                        break  # the client closed: done
+                except OSError:
+                    break
+        raise Abort()
 
     def finish(self):
         self.close_up()
@@ -392,6 +437,8 @@ class Handler(BaseHTTPRequestHandler):
         ctx = self.server.ctx
         if not ctx.faults.matches(self.target):
             return None, 0.0
+        if ctx.opts.methods and self.command not in ctx.opts.methods.split(","):
+            return None, 0.0
         fault, frac = ctx.faults.draw()
         if ctx.opts.delay_ms:
             time.sleep(ctx.opts.delay_ms / 1000.0)
@@ -420,6 +467,12 @@ class Handler(BaseHTTPRequestHandler):
         fault, frac = self.draw()
         if fault in STATUS_FAULTS:
             return self.inject_status(fault)
+        if fault == "stall-head":
+            self.drain_body()
+            self.stall(fault)
+        if fault == "stall-upload" and self.body_mode()[0] == "none":
+            ctx.faults.release()
+            fault = None
         m = BLOB_RE.match(self.upath)
         if ctx.opts.redirect_blobs and self.command == "GET" and m:
             if self.redirect_blob(m, fault):
@@ -501,6 +554,10 @@ class Handler(BaseHTTPRequestHandler):
             except OSError as e:
                 broken.append(e)
 
+        if fault == "stall-upload":  # stop reading the request body
+            limit = int(frac * length) if mode == "length" else int(frac * CHUNKED_CUT_SPAN)
+            self.pump_body(mode, length, sink, limit=limit)
+            self.stall(fault)
         if fault == "reset":  # die while reading the request body
             limit = int(frac * length) if mode == "length" else int(frac * CHUNKED_CUT_SPAN)
             self.pump_body(mode, length, sink, limit=limit)
@@ -541,6 +598,8 @@ class Handler(BaseHTTPRequestHandler):
             mode, total = "close", None
         if mode == "none":
             resp.read()  # nothing to read, but marks the upstream response finished
+        if fault == "stall-body" and mode == "none":
+            self.stall(fault)
         if fault in ("reset", "truncate") and mode == "none":
             if fault == "truncate":
                 ctx.faults.release()
@@ -549,7 +608,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.fault = "reset"
                 self.kill_client(reset=True)
         cut = None
-        if fault in ("reset", "truncate"):
+        if fault in ("reset", "truncate", "stall-body"):
             if mode == "length":
                 cut = 1 + int(frac * (total - 1)) if total > 1 else 0
                 cut = min(cut, total - 1)
@@ -603,6 +662,8 @@ class Handler(BaseHTTPRequestHandler):
             # upstream closed early (3.11's readinto returns 0 instead of raising): abort too
             self.close_up()
             self.kill_client(reset=True)
+        if cut is not None and fault == "stall-body":
+            self.stall(fault)
         if cut is not None:
             self.close_up()
             self.kill_client(reset=(fault == "reset"))
@@ -658,12 +719,19 @@ def main():
     ap.add_argument("--seed", type=int, default=0, help="RNG seed (default 0)")
     ap.add_argument("--only", metavar="REGEX", help="fault/delay only requests whose target matches")
     ap.add_argument("--reset", type=percent, default=0, metavar="P", help="%% of requests cut with an RST")
+    ap.add_argument("--status404", type=percent, default=0, metavar="P",
+                    help="%% answered 404 BLOB_UNKNOWN (not forwarded)")
     ap.add_argument("--status500", type=percent, default=0, metavar="P", help="%% answered 500 (not forwarded)")
     ap.add_argument("--status503", type=percent, default=0, metavar="P", help="%% answered 503 (not forwarded)")
     ap.add_argument("--status429", type=percent, default=0, metavar="P", help="%% answered 429 (not forwarded)")
     ap.add_argument("--retry-after", type=int, default=1, metavar="N", help="429 Retry-After seconds (default 1)")
     ap.add_argument("--retry-after-date", action="store_true", help="send Retry-After as an HTTP-date (now + N)")
     ap.add_argument("--truncate", type=percent, default=0, metavar="P", help="%% of bodies cut short with a FIN")
+    ap.add_argument("--stall-head", type=percent, default=0, metavar="P", help="%% never answered (no status line)")
+    ap.add_argument("--stall-body", type=percent, default=0, metavar="P", help="%% of responses stopped mid-body")
+    ap.add_argument("--stall-upload", type=percent, default=0, metavar="P",
+                    help="%% of request bodies no longer read part-way")
+    ap.add_argument("--methods", metavar="LIST", help="fault/delay only these methods (comma-separated)")
     ap.add_argument("--delay-ms", type=int, default=0, metavar="N", help="latency added to each matching request")
     ap.add_argument("--rate", type=int, default=0, metavar="BYTES",
                     help="response bodies of matching requests at most BYTES per second (0: unthrottled)")

@@ -29,6 +29,10 @@ isync's own:
   --dry-run                   list what would be copied; write nothing
   --referrers                 also copy each image's referrers (signatures, SBOMs, attestations)
   --max-connections N         blob transfers per registry (8)
+  --stall-timeout N           seconds without a byte before a request fails (60); an image
+                              that stalls fails then, without further retries or rounds
+  --max-retry-after N         a registry asking to wait longer (429 Retry-After) fails the
+                              image at once (300 seconds)
   --quiet | --verbose
 ]]
 
@@ -42,6 +46,7 @@ local FLAGS = {
   ["--os"] = "os", ["--arch"] = "arch", ["--output-success-images"] = "output_success",
   ["--output-images-format"] = "output_format", ["--output-failed-images"] = "output_failed",
   ["--report"] = "report", ["--ledger"] = "ledger", ["--max-connections"] = "max_connections",
+  ["--stall-timeout"] = "stall_timeout", ["--max-retry-after"] = "max_retry_after",
 }
 local BOOL = { ["--force"] = "force", ["--dry-run"] = "dry_run", ["--no-ledger"] = "no_ledger", ["--referrers"] = "referrers",
                ["--quiet"] = "quiet", ["--verbose"] = "verbose", ["-h"] = "help", ["--help"] = "help" }
@@ -67,11 +72,12 @@ function M.parse_args(argv)
     end
     i = i + 1
   end
-  for _, k in ipairs { "proc", "retries", "max_connections" } do
+  local zero_ok = { retries = true, max_retry_after = true }
+  for _, k in ipairs { "proc", "retries", "max_connections", "stall_timeout", "max_retry_after" } do
     if o[k] ~= nil then
       local n = math.tointeger(tonumber(o[k]))
-      if not n or n < (k == "retries" and 0 or 1) then fail(("--%s needs a %s integer, not %q"):format(
-        k:gsub("_", "-"), k == "retries" and "non-negative" or "positive", o[k])) end
+      if not n or n < (zero_ok[k] and 0 or 1) then fail(("--%s needs a %s integer, not %q"):format(
+        k:gsub("_", "-"), zero_ok[k] and "non-negative" or "positive", o[k])) end
       o[k] = n
     end
   end
@@ -206,7 +212,8 @@ end
 local function registry_opener(auth, o)
   local opening = {}
   local function open(registry, entry)
-    local opts = { max_connections = o.max_connections }
+    local opts = { max_connections = o.max_connections, stall_timeout = o.stall_timeout,
+                   retry = o.max_retry_after and { max_retry_after = o.max_retry_after } }
     if type(entry) == "table" then
       local user = type(entry.username) == "string" and M.expand(entry.username) or ""
       local pass = type(entry.password) == "string" and M.expand(entry.password) or ""
@@ -349,7 +356,7 @@ function M.main(argv)
     concurrency = o.proc or 5, retries = o.retries or 2, force = o.force, dry_run = o.dry_run, referrers = o.referrers,
     platforms = isync.platforms(o.os, o.arch), ledger = (not o.no_ledger) and (o.ledger or nil) or false,
     report = o.report, output_failed = o.output_failed, output_success = o.output_success,
-    output_format = o.output_format or "yaml", log = log,
+    output_format = o.output_format or "yaml", log = log, max_retry_after = o.max_retry_after,
   }
   local t0 = isync.monotime()
   local restore = require("isync.plan").log_retries(log)   -- the tag listings retry too
