@@ -41,6 +41,18 @@ static int msg_handler(lua_State *L) {
   return 1;
 }
 
+/* An error message may quote a registry: control characters (C0, DEL, and C1 as UTF-8)
+ * become '?' so it cannot drive the terminal; a traceback keeps its newlines and tabs. */
+static void put_clean(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (g_trace && (*p == '\n' || *p == '\t')) fputc(*p, stderr);
+    else if (*p == '\n' || *p == '\t' || *p == '\r') fputc(' ', stderr);
+    else if (*p < 0x20 || *p == 0x7f) fputc('?', stderr);
+    else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) { fputc('?', stderr); p++; }
+    else fputc(*p, stderr);
+  }
+}
+
 /* package.searchers entry for the modules compiled into the host. */
 static int embedded_searcher(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
@@ -108,7 +120,9 @@ int main(int argc, char **argv) {
   if (status != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     int interrupted = msg && strncmp(msg, "interrupted", 11) == 0;
-    fprintf(stderr, "isync: %s\n", msg ? msg : "error");
+    fputs("isync: ", stderr);
+    put_clean(msg ? msg : "error");
+    fputc('\n', stderr);
     code = interrupted ? 130 : 1;
   } else {
     code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : (lua_toboolean(L, -1) || lua_isnil(L, -1)) ? 0 : 1;

@@ -84,15 +84,40 @@ end
 --- Checks that the registry answers and the credentials are accepted.
 function Registry:ping() return call_reg(self, "ping", {}) end
 
+--- Told of each warning, a one-line message; the default writes it to stderr. Set it to
+--- route warnings elsewhere (or to false to drop them).
+M.on_warning = function(msg) io.stderr:write("isync: warning: ", require("isync.log").clean(msg), "\n") end
+
+-- Every name a registry lists passes here: names that break the name rules (they could
+-- carry terminal escape sequences, or address something else in a URL) are dropped, and
+-- a warning counts them without repeating them.
+local function valid_names(list, valid, what, where)
+  if type(list) ~= "table" then return list end
+  local kept, dropped = {}, 0
+  for _, n in ipairs(list) do
+    if type(n) == "string" and not n:find("\0", 1, true) and valid(n) then kept[#kept + 1] = n
+    else dropped = dropped + 1 end
+  end
+  if dropped > 0 and M.on_warning then
+    M.on_warning(("%s: dropped %d %s%s that break%s the name rules"):format(where, dropped, what,
+      dropped == 1 and "" or "s", dropped == 1 and "s" or ""))
+  end
+  return kept
+end
+
 --- All tags of a repository, following Link pagination. A missing repository has none.
 function Registry:tags(repo, opts)
-  return call_reg(self, "tags", { repo = self:repo(repo), page_size = opts and opts.page_size })
+  local list, err, code, info = call_reg(self, "tags", { repo = self:repo(repo), page_size = opts and opts.page_size })
+  if not list then return list, err, code, info end
+  return valid_names(list, core.tag_valid, "tag", self.name .. "/" .. self:repo(repo))
 end
 
 --- Every repository name the registry lists (GET /v2/_catalog, paged). Many public
 --- registries disable it: then nil, message, code.
 function Registry:catalog(opts)
-  return call_reg(self, "catalog", { page_size = opts and opts.page_size })
+  local list, err, code, info = call_reg(self, "catalog", { page_size = opts and opts.page_size })
+  if not list then return list, err, code, info end
+  return valid_names(list, core.repo_valid, "repository name", self.name .. " catalog")
 end
 
 --- GET a manifest by tag or digest: {bytes, media_type, digest, size}.

@@ -26,7 +26,35 @@ function M.new(opts)
   return self
 end
 
+--- One line, safe for a terminal: registry-provided text (names, error messages) may carry
+--- escape sequences. C0 controls and DEL become "?" (tab, CR and LF a space: a message is
+--- one line), and so do C1 controls (U+0080..U+009F, which some terminals obey) and bytes
+--- that are not valid UTF-8; other UTF-8 text is kept.
+function M.clean(s)
+  s = tostring(s)
+  if not s:find("[%c\128-\255]") then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local b = s:byte(i)
+    if b == 9 or b == 10 or b == 13 then out[#out + 1] = " "; i = i + 1
+    elseif b < 0x20 or b == 0x7f then out[#out + 1] = "?"; i = i + 1
+    elseif b < 0x80 then
+      local j = s:find("[%c\128-\255]", i) or n + 1
+      out[#out + 1] = s:sub(i, j - 1); i = j
+    else
+      local len = (b >= 0xc2 and b <= 0xdf) and 2 or (b >= 0xe0 and b <= 0xef) and 3 or (b >= 0xf0 and b <= 0xf4) and 4 or 0
+      local seq = len > 0 and s:sub(i, i + len - 1)
+      local cp = seq and #seq == len and utf8.len(seq) == 1 and utf8.codepoint(seq)
+      if not cp then out[#out + 1] = "?"; i = i + 1
+      elseif cp <= 0x9f then out[#out + 1] = "?"; i = i + len   -- a C1 control
+      else out[#out + 1] = seq; i = i + len end
+    end
+  end
+  return table.concat(out)
+end
+
 function Log:_write(line)
+  line = M.clean(line)
   if self.tty then
     self.out:write("\r\27[K", line, "\n")   -- over the live line
     if self.status then self.out:write(self.status) end

@@ -4,7 +4,7 @@
     faultproxy.py --upstream 127.0.0.1:PORT [--listen 127.0.0.1:0] [--port-file F] [--log F]
                   [--seed N] [--only REGEX] [--reset P] [--status404 P] [--status500 P] [--status503 P]
                   [--status429 P [--retry-after N] [--retry-after-date]] [--truncate P]
-                  [--stall-head P] [--stall-body P] [--stall-upload P] [--methods LIST]
+                  [--stall-head P] [--stall-body P] [--stall-upload P] [--methods LIST] [--inject-names F]
                   [--delay-ms N] [--rate BYTES] [--max-faults N] [--redirect-blobs [--redirect-host H]]
 
 Without fault options it is a faithful proxy: method, request-target, headers and bodies
@@ -17,6 +17,7 @@ import email.utils
 import fcntl
 import http.client
 import ipaddress
+import json
 import os
 import random
 import re
@@ -66,6 +67,10 @@ faults (percent per request; the sum must be <= 100; one RNG draw decides per re
   with Expect: 100-continue they answer at once and close the connection.
 
 --methods GET,PUT limits faults and delays to those request methods.
+
+--inject-names F: F is JSON {"tags": [...], "repositories": [...]}; every 200 answer to GET
+.../tags/list (or /v2/_catalog) gets those names appended to its list, as a hostile
+registry would send them (escape sequences and all; logged fault=names).
 
 --only REGEX is re.search()ed against the request-target (path + query) on both
 listeners; non-matching requests are never faulted or delayed.  Examples:
@@ -191,6 +196,10 @@ class Ctx:
         self.logf = open(opts.log, "a", buffering=1) if opts.log else None
         self.log_lock = threading.Lock()
         self.proxy_port = self.store_port = None
+        self.names = None
+        if opts.inject_names:
+            with open(opts.inject_names) as f:
+                self.names = json.load(f)
         up = re.escape(self.up_host) if self.up_host not in ("127.0.0.1", "localhost") else r"(?:127\.0\.0\.1|localhost)"
         self.up_url_re = re.compile(r"http://%s:%d(?!\d)" % (up, self.up_port))
 
@@ -467,6 +476,8 @@ class Handler(BaseHTTPRequestHandler):
         fault, frac = self.draw()
         if fault in STATUS_FAULTS:
             return self.inject_status(fault)
+        if ctx.names and self.command == "GET" and (self.upath.endswith("/tags/list") or self.upath == "/v2/_catalog"):
+            return self.inject_names()
         if fault == "stall-head":
             self.drain_body()
             self.stall(fault)
@@ -478,6 +489,29 @@ class Handler(BaseHTTPRequestHandler):
             if self.redirect_blob(m, fault):
                 return
         self.forward(fault, frac)
+
+    def inject_names(self):
+        """Relay a tag list or catalog page with the --inject-names names appended."""
+        ctx = self.server.ctx
+        self.drain_body()
+        resp = self.upstream_request("GET", self.target, self.fwd_headers(), ("none", 0))
+        body = resp.read()
+        key = "repositories" if self.upath == "/v2/_catalog" else "tags"
+        if resp.status == 200:
+            try:
+                doc = json.loads(body)
+            except ValueError:
+                doc = None
+            if isinstance(doc, dict) and isinstance(doc.get(key), list):
+                doc[key] = doc[key] + list(ctx.names.get(key, []))
+                body = json.dumps(doc).encode()
+                self.fault = "names"
+        headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP and k.lower() != "content-length"]
+        headers = self.rewrite_headers(headers) + [("Content-Length", str(len(body)))]
+        if self.close_connection:
+            headers.append(("Connection", "close"))
+        self.write_head(resp.status, resp.reason, headers)
+        self.wfile.write(body)
 
     def redirect_blob(self, m, fault):
         """HEAD upstream; on 200 answer 307 to the store.  False: caller proxies normally."""
@@ -731,6 +765,7 @@ def main():
     ap.add_argument("--stall-body", type=percent, default=0, metavar="P", help="%% of responses stopped mid-body")
     ap.add_argument("--stall-upload", type=percent, default=0, metavar="P",
                     help="%% of request bodies no longer read part-way")
+    ap.add_argument("--inject-names", metavar="F", help="append the names in JSON file F to tag lists and catalogs")
     ap.add_argument("--methods", metavar="LIST", help="fault/delay only these methods (comma-separated)")
     ap.add_argument("--delay-ms", type=int, default=0, metavar="N", help="latency added to each matching request")
     ap.add_argument("--rate", type=int, default=0, metavar="BYTES",
