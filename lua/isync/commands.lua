@@ -168,6 +168,7 @@ function M.inspect(argv)
   local info = isync.run(describe, reg, r.repo, m)
   info.reference = refname(r.registry, r.repo, ref)
   if o.json then print(json.encode(info, "  ")); return 0 end
+  local print = function(s) io.stdout:write(require("isync.log").clean(s), "\n") end   -- fields come from the registry
   print(("reference:   %s"):format(info.reference))
   print(("media type:  %s"):format(info.media_type))
   print(("digest:      %s"):format(info.digest))

@@ -51,6 +51,20 @@ describe("names from a registry", function()
     assert.matches("dropped 2 repository names", warnings[2], 1, true)
   end)
 
+  it("isync inspect prints no control character from a manifest", function()
+    local reg = H.registry("plain")
+    local r2 = H.unique("names/art-")
+    local cfg = assert(reg:put_blob(r2, "{}"))
+    local bytes = json.encode({ schemaVersion = 2, mediaType = "application/vnd.oci.image.manifest.v1+json",
+      artifactType = "application/x-\27]0;pwned\7\194\155", config = { mediaType = "application/vnd.oci.image.config.v1+json",
+      digest = cfg, size = 2 }, layers = json.array() })
+    assert(reg:put_manifest(r2, "v1", bytes, "application/vnd.oci.image.manifest.v1+json"))
+    local ok, out = H.isync("inspect --plain-http " .. H.q(H.env("ISYNC_T_PLAIN") .. "/" .. r2 .. ":v1"))
+    assert(ok, out)
+    assert.matches("artifact:    application/x-?]0;pwned??", out, 1, true)
+    assert.is_nil(control(out), out)
+  end)
+
   it("an error line quoting a registry's text carries no control character", function()
     H.write(dir .. "/fail.lua", [[error("registry said: \27[31mred\27[0m \194\155 and\nmore", 0)]])
     local ok, out = H.isync(H.q(dir .. "/fail.lua"))
