@@ -58,12 +58,22 @@ static int cut_torn_tail(int fd) {
   return ftruncate(fd, 0);   /* not one complete line */
 }
 
+/* path + suffix, malloc'd: paths of any length, never truncated. */
+static char *with_suffix(const char *path, const char *suffix) {
+  char *s = NULL;
+  return asprintf(&s, "%s%s", path, suffix) < 0 ? NULL : s;
+}
+
 isync_ledger *isync_ledger_open(const char *path, char *err, size_t errsz) {
   isync_ledger *l = calloc(1, sizeof *l);
-  if (!l || !(l->path = strdup(path))) { free(l); snprintf(err, errsz, "out of memory"); return NULL; }
-  char lockpath[4096];
-  snprintf(lockpath, sizeof lockpath, "%s.lock", path);
-  l->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  char *lockpath = with_suffix(path, ".lock");
+  if (!l || !lockpath || !(l->path = strdup(path))) {
+    free(l); free(lockpath);
+    snprintf(err, errsz, "out of memory");
+    return NULL;
+  }
+  l->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  free(lockpath);
   if (l->lock_fd < 0) { fail(err, errsz, "cannot create lock", path); free(l->path); free(l); return NULL; }
   if (flock(l->lock_fd, LOCK_EX | LOCK_NB) != 0) {
     snprintf(err, errsz, "ledger %s is in use by another isync process", path);
@@ -102,23 +112,26 @@ static int valid_line(const char *s, size_t n, const char **payload, size_t *ple
   return isync_crc32(*payload, *plen) == (uint32_t)want;
 }
 
-int isync_ledger_load(isync_ledger *l, void (*fn)(void *ud, const char *payload, size_t n), void *ud,
+int isync_ledger_load(isync_ledger *l, int (*fn)(void *ud, const char *payload, size_t n), void *ud,
                       char *err, size_t errsz) {
   FILE *f = fopen(l->path, "rb");
   if (!f) return fail(err, errsz, "cannot read", l->path);
   char *line = NULL;
   size_t cap = 0;
   ssize_t n;
-  int skipped = 0;
-  while ((n = getline(&line, &cap, f)) > 0) {
+  int skipped = 0, stopped = 0;
+  while (!stopped && (n = getline(&line, &cap, f)) > 0) {
     const char *payload;
     size_t plen;
     int complete = line[n - 1] == '\n';
-    if (complete && valid_line(line, (size_t)n - 1, &payload, &plen)) fn(ud, payload, plen);
+    if (complete && valid_line(line, (size_t)n - 1, &payload, &plen)) stopped = fn(ud, payload, plen) != 0;
     else skipped++;
   }
+  int read_err = !stopped && ferror(f);
   free(line);
   fclose(f);
+  if (stopped) { snprintf(err, errsz, "ledger %s: loading stopped: out of memory", l->path); return -1; }
+  if (read_err) { errno = EIO; return fail(err, errsz, "cannot read", l->path); }
   return skipped;
 }
 
@@ -160,38 +173,55 @@ int isync_ledger_sync(isync_ledger *l, char *err, size_t errsz) {
   return fdatasync(l->fd) == 0 ? 0 : fail(err, errsz, "cannot sync", l->path);
 }
 
+/* Makes the rename of a file in path's directory durable. */
+static void sync_dir_of(const char *path) {
+  char *dir = strdup(path);
+  if (!dir) return;
+  char *slash = strrchr(dir, '/');
+  const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
+  int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) { fsync(dfd); close(dfd); }
+  free(dir);
+}
+
+/* The compaction's new file, created exclusively: never through a symlink someone planted
+ * at the tmp path, never sharing an inode. A stale tmp of a crashed compaction (ours: we
+ * hold the lock) is unlinked first; unlink removes a symlink itself, not its target. */
+static int create_tmp(const char *tmp) {
+  int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  return fd;
+}
+
 int isync_ledger_compact(isync_ledger *l, const char *const *payloads, const size_t *lens, size_t count,
                          char *err, size_t errsz) {
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s.tmp", l->path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return fail(err, errsz, "cannot compact", l->path);
-  for (size_t i = 0; i < count; i++) {
+  char *tmp = with_suffix(l->path, ".tmp");
+  if (!tmp) { snprintf(err, errsz, "out of memory"); return -1; }
+  int fd = create_tmp(tmp);
+  if (fd < 0) { fail(err, errsz, "cannot compact", l->path); free(tmp); return -1; }
+  int bad = 0;
+  for (size_t i = 0; i < count && !bad; i++) {
     char *rec = NULL;
     size_t len = 0;
-    int bad = format_record(payloads[i], lens[i], &rec, &len) != 0 || write_all(fd, rec, len) != 0;
+    bad = format_record(payloads[i], lens[i], &rec, &len) != 0 || write_all(fd, rec, len) != 0;
     free(rec);
-    if (bad) {
-      close(fd);
-      unlink(tmp);
-      return fail(err, errsz, "cannot compact", l->path);
-    }
   }
-  if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, l->path) != 0) {
+  /* the new file's descriptor becomes the append descriptor: it names the renamed file
+   * whatever happens to the path, so no reopen can fail after the rename and leave
+   * appends going into the old, unlinked file */
+  if (bad || fsync(fd) != 0 || fcntl(fd, F_SETFL, O_APPEND) != 0 || rename(tmp, l->path) != 0) {
+    int saved = errno;
+    close(fd);
     unlink(tmp);
+    free(tmp);
+    errno = saved;
     return fail(err, errsz, "cannot compact", l->path);
   }
-  /* make the rename itself durable */
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s", l->path);
-  char *slash = strrchr(dir, '/');
-  if (slash) *slash = '\0'; else snprintf(dir, sizeof dir, ".");
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) { fsync(dfd); close(dfd); }
-  int nfd = open(l->path, O_RDWR | O_APPEND | O_CLOEXEC);
-  if (nfd < 0) return fail(err, errsz, "cannot reopen", l->path);
+  free(tmp);
+  sync_dir_of(l->path);
   close(l->fd);
-  l->fd = nfd;
+  l->fd = fd;
   l->appended = 0;
   return 0;
 }

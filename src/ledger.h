@@ -15,8 +15,10 @@ typedef struct isync_ledger isync_ledger;
 /* Opens (creating) the ledger. NULL with a one-line reason in err. */
 isync_ledger *isync_ledger_open(const char *path, char *err, size_t errsz);
 void isync_ledger_close(isync_ledger *l);
-/* Calls fn for each valid record in order; returns how many records were skipped as torn. */
-int isync_ledger_load(isync_ledger *l, void (*fn)(void *ud, const char *payload, size_t n), void *ud,
+/* Calls fn for each valid record in order; returns how many records were skipped as torn,
+ * or -1 with err (unreadable, or fn returned non-zero: it could not take the record). fn
+ * must return, never unwind: the file is open while it runs. */
+int isync_ledger_load(isync_ledger *l, int (*fn)(void *ud, const char *payload, size_t n), void *ud,
                       char *err, size_t errsz);
 /* Appends one record (payload must not contain '\n'). 0 ok, -1 with err. */
 int isync_ledger_append(isync_ledger *l, const char *payload, size_t n, char *err, size_t errsz);

@@ -33,16 +33,34 @@ static int l_open(lua_State *L) {
   return 1;
 }
 
-static void push_record(void *ud, const char *payload, size_t n) {
-  lua_State *L = ud;
+/* Appends one record to the table (argument 3); runs protected (see push_record). */
+static int push_one(lua_State *L) {
+  const char *payload = lua_touserdata(L, 1);
+  size_t n = (size_t)lua_tointeger(L, 2);
   lua_pushlstring(L, payload, n);
-  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+  lua_rawseti(L, 3, (lua_Integer)lua_rawlen(L, 3) + 1);
+  return 0;
+}
+
+/* The ledger's load callback: a memory error must not unwind through the C loader (its
+ * FILE and line buffer would leak), so the Lua work runs under lua_pcall and a failure
+ * stops the load instead. Pushing a light C function, a light userdata and an integer
+ * does not allocate. */
+static int push_record(void *ud, const char *payload, size_t n) {
+  lua_State *L = ud;
+  lua_pushcfunction(L, push_one);
+  lua_pushlightuserdata(L, (void *)payload);
+  lua_pushinteger(L, (lua_Integer)n);
+  lua_pushvalue(L, -4);   /* the records table */
+  if (lua_pcall(L, 3, 0, 0) != LUA_OK) { lua_pop(L, 1); return 1; }
+  return 0;
 }
 
 /* ledger:load() -> {payload...}, skipped */
 static int m_load(lua_State *L) {
   isync_ledger *l = check_open(L);
   lua_newtable(L);
+  luaL_checkstack(L, 8, "ledger load");   /* push_record's slots, reserved before the file opens */
   char err[512];
   int skipped = isync_ledger_load(l, push_record, L, err, sizeof err);
   if (skipped < 0) return fail(L, err);
