@@ -32,6 +32,13 @@ static isync_waiter *add_waiter(isync_waiter **list, isync_job *j, isync_auth_co
   return w;
 }
 
+/* A job that could not be queued to wait (out of memory) fails now instead of vanishing:
+ * cont(0) hands arg back to its owner, which finishes the job (or cleans up first). */
+static void no_waiter(isync_engine *e, isync_job *j, isync_auth_cont cont, void *arg) {
+  isync_job_set_error(j, "INTERNAL", "out of memory");
+  cont(e, j, arg, 0);
+}
+
 /* Resumes every waiter; failures copy the error into each waiting job first. */
 static void wake(isync_engine *e, isync_waiter *w, int ok, const char *code, const char *err) {
   while (w) {
@@ -261,7 +268,9 @@ void isync_auth_prepare(isync_engine *e, isync_registry *r, const char *scopes, 
     case ISYNC_AUTH_UNKNOWN:
     case ISYNC_AUTH_PINGING: {
       isync_waiter *w = add_waiter(&r->ping_waiters, j, cont, arg, arg_free);
-      if (w) { w->reg = r; w->scopes = scopes; }
+      if (!w) { no_waiter(e, j, cont, arg); return; }
+      w->reg = r;
+      w->scopes = scopes;
       if (r->auth_state == ISYNC_AUTH_UNKNOWN) start_ping(e, r);
       return;
     }
@@ -278,7 +287,7 @@ void isync_auth_prepare(isync_engine *e, isync_registry *r, const char *scopes, 
     r->tokens = t;
   }
   if (t->token && t->expires > mono_now()) { cont(e, j, arg, 1); return; }
-  add_waiter(&t->waiters, j, cont, arg, arg_free);
+  if (!add_waiter(&t->waiters, j, cont, arg, arg_free)) { no_waiter(e, j, cont, arg); return; }
   if (!t->fetching) start_token_fetch(e, r, t);
 }
 

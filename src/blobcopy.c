@@ -302,21 +302,14 @@ void isync_blobcopy_start(isync_engine *e, isync_job *j) {
   isync_request(e, j, j->reg, j->scopes, "POST", url, NULL, post_done);
 }
 
-/* At shutdown (engine thread joined): stop both transfers and delete the upload session
- * with a short blocking request, so an interrupted run leaves no half-written upload. */
+/* At shutdown (engine thread joined): stop both transfers and start the DELETE of the
+ * upload session, so an interrupted run leaves no half-written upload. The engine's stop
+ * drives every such DELETE at once, within one deadline for them all. */
 void isync_blobcopy_cancel(isync_engine *e, isync_job *j) {
   isync_blobcopy *bc = j->bc;
   if (!bc) return;
   isync_http_free(e, bc->get);
   isync_http_free(e, bc->put);
   bc->get = bc->put = NULL;
-  if (!bc->upload_url) return;
-  isync_http *h = isync_http_new("DELETE", bc->upload_url);
-  if (!h) return;
-  isync_registry_setup_http(j->reg, h, 0);
-  curl_easy_setopt(h->easy, CURLOPT_TIMEOUT, 3L);
-  if (isync_registry_same_origin(j->reg, bc->upload_url)) isync_auth_apply(j->reg, j->scopes, h);
-  curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->headers);
-  curl_easy_perform(h->easy);
-  isync_http_free(e, h);
+  if (bc->upload_url) isync_fire_delete(e, j->reg, j->scopes, bc->upload_url);
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,6 +405,25 @@ static void run_unpauses(isync_engine *e) {
   }
 }
 
+/* Moves every transfer along and hands each finished one to its done callback. */
+static void perform(isync_engine *e) {
+  int running = 0;
+  curl_multi_perform(e->multi, &running);
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(e->multi, &left))) {
+    if (m->msg != CURLMSG_DONE) continue;
+    isync_http *h = NULL;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&h);
+    CURLcode cc = m->data.result;
+    curl_multi_remove_handle(e->multi, m->easy_handle);
+    h->active = 0;
+    h->cc = cc;
+    curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &h->status);
+    h->done(e, h);
+  }
+}
+
 static void *engine_main(void *arg) {
   isync_engine *e = arg;
   for (;;) {
@@ -413,21 +433,7 @@ static void *engine_main(void *arg) {
     if (stop) break;
     run_posted(e);
     run_unpauses(e);
-    int running = 0;
-    curl_multi_perform(e->multi, &running);
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(e->multi, &left))) {
-      if (m->msg != CURLMSG_DONE) continue;
-      isync_http *h = NULL;
-      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&h);
-      CURLcode cc = m->data.result;
-      curl_multi_remove_handle(e->multi, m->easy_handle);
-      h->active = 0;
-      h->cc = cc;
-      curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &h->status);
-      h->done(e, h);
-    }
+    perform(e);
     long timeout = run_timers(e);
     pthread_mutex_lock(&e->mu);
     int posted_more = e->post_head != NULL;
@@ -456,13 +462,42 @@ isync_engine *isync_engine_start(char *err, size_t errsz) {
   pthread_condattr_init(&ca);
   pthread_cond_init(&e->cv, &ca);
   pthread_condattr_destroy(&ca);
-  if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
-    snprintf(err, errsz, "cannot start engine thread: %s", strerror(errno));
+  /* the engine thread never takes a signal: a handler running there (the host's SIGINT
+   * handler sets a hook on the Lua state) would race with the Lua thread. The new thread
+   * inherits the mask, which is restored here at once. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  int rc = pthread_create(&e->thread, NULL, engine_main, e);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc != 0) {
+    snprintf(err, errsz, "cannot start engine thread: %s", strerror(rc));
     curl_multi_cleanup(e->multi);
     free(e);
     return NULL;
   }
   return e;
+}
+
+/* Shutdown (thread joined): how long the upload DELETEs may take, all of them together. */
+#define SHUTDOWN_DELETE_MS 3000
+
+/* Runs the multi handle on the stopping thread until no request is left or ms passed. */
+static void drain(isync_engine *e, long ms) {
+  struct timespec dl;
+  now_plus(&dl, ms);
+  long left;
+  while (e->live && (left = ms_until(&dl)) > 0) {
+    perform(e);
+    if (e->live) curl_multi_poll(e->multi, NULL, 0, (int)(left < 100 ? left : 100), NULL);
+  }
+}
+
+/* A job the engine drops at stop ends CANCELED, unless it had already finished. */
+static void cancel_unfinished(isync_job *j) {
+  if (atomic_load(&j->done)) return;
+  isync_job_set_error(j, "CANCELED", "canceled: the isync engine stopped");
+  atomic_store(&j->done, 1);
 }
 
 void isync_engine_stop(isync_engine *e, int cancel) {
@@ -477,6 +512,12 @@ void isync_engine_stop(isync_engine *e, int cancel) {
    * reference the engine holds, so nothing is left behind. */
   for (isync_job *j = e->tracked; j; j = j->track_next)
     if (j->kind == ISYNC_JOB_BLOB_COPY && cancel) isync_blobcopy_cancel(e, j);
+  /* the upload DELETEs (and any fired earlier) get one bounded moment, all at once */
+  for (isync_http *h = e->live, *next; h; h = next) {
+    next = h->live_next;
+    if (strcmp(h->method, "DELETE") != 0) isync_http_free(e, h);
+  }
+  drain(e, SHUTDOWN_DELETE_MS);
   while (e->live) isync_http_free(e, e->live);
   for (isync_job *j = e->tracked; j; j = j->track_next) {
     if (j->reg) { isync_auth_drop_waiters(j->reg); isync_registry_reset(j->reg); }
@@ -487,19 +528,25 @@ void isync_engine_stop(isync_engine *e, int cancel) {
     /* finished as canceled, so whoever still holds the job sees an answer */
     isync_job *j = e->tracked;
     isync_engine_untrack(e, j);
-    isync_job_set_error(j, "CANCELED", "canceled: the isync engine stopped");
-    atomic_store(&j->done, 1);
+    cancel_unfinished(j);
     isync_job_unref(j);
   }
+  /* jobs posted but never started, or waiting on a timer, end the same way: whoever
+   * waits for them gets an answer (core.stop() hands them back to Lua) */
   posted *p = e->post_head;
   while (p) {
     posted *n = p->next;
-    if (p->owned) isync_job_unref(p->owned);
+    if (p->owned) { cancel_unfinished(p->owned); isync_job_unref(p->owned); }
     free(p);
     p = n;
   }
   timer *t = e->timers;
-  while (t) { timer *n = t->next; if (t->owned) isync_job_unref(t->owned); free(t); t = n; }
+  while (t) {
+    timer *n = t->next;
+    if (t->owned) { cancel_unfinished(t->owned); isync_job_unref(t->owned); }
+    free(t);
+    t = n;
+  }
   curl_multi_cleanup(e->multi);
   isync_job *d = e->done_head;
   while (d) { isync_job *n = d->next_done; isync_job_unref(d); d = n; }

@@ -19,6 +19,7 @@
 #define JOB_MT "isync.Job"
 #define ENGINE_KEY "isync.engine"
 #define PENDING_KEY "isync.pending"   /* lightuserdata(job) -> Job userdata, until claimed */
+#define STOPPED_KEY "isync.stopped"   /* the same, for jobs a core.stop() ended: poll hands them out */
 
 typedef struct { isync_registry *r; } lreg;
 typedef struct { isync_job *j; } ljob;
@@ -273,9 +274,35 @@ static void forget_pending(lua_State *L, isync_job *j) {
   lua_pop(L, 1);
 }
 
+/* Takes a job a core.stop() ended off the stopped table: the given one (key at index k,
+ * returning whether it was there) or, with k == 0, any (pushed; returns 0 when none). */
+static int take_stopped(lua_State *L, int k) {
+  if (k) k = lua_absindex(L, k);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, STOPPED_KEY) != LUA_TTABLE) { lua_pop(L, 1); return 0; }
+  if (k) {
+    lua_pushvalue(L, k);
+    int there = lua_rawget(L, -2) != LUA_TNIL;
+    lua_pop(L, 1);
+    lua_pushvalue(L, k);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    return there;
+  }
+  lua_pushnil(L);
+  if (!lua_next(L, -2)) { lua_pop(L, 1); return 0; }   /* table, key, job */
+  lua_pushvalue(L, -2);
+  lua_pushnil(L);
+  lua_rawset(L, -5);
+  lua_replace(L, -3);   /* job, key */
+  lua_pop(L, 1);
+  return 1;
+}
+
 /* core.poll(timeout_ms) -> the next finished Job, or nil */
 static int l_poll(lua_State *L) {
   int timeout = (int)luaL_optinteger(L, 1, 0);
+  if (take_stopped(L, 0)) return 1;
   isync_engine *e = get_engine(L);
   isync_job *j = isync_engine_next_done(e, timeout);
   if (!j) return 0;
@@ -292,6 +319,10 @@ static int l_poll(lua_State *L) {
 static int l_wait(lua_State *L) {
   isync_job *j = open_job(L, 1);
   int timeout = (int)luaL_optinteger(L, 2, -1);
+  lua_pushlightuserdata(L, j);
+  int stopped = take_stopped(L, -1);
+  lua_pop(L, 1);
+  if (stopped) { lua_pushboolean(L, 1); return 1; }   /* ended by core.stop(): no engine to ask */
   int done = isync_engine_wait_job(get_engine(L), j, timeout);
   if (done) forget_pending(L, j);
   lua_pushboolean(L, done);
@@ -449,11 +480,30 @@ static int l_bytes_uploaded(lua_State *L) {
   return 1;
 }
 
-/* core.stop() stops the engine now, cancelling running transfers (Ctrl-C path). */
+/* core.stop() stops the engine now, cancelling running transfers (Ctrl-C path). Every
+ * job Lua still waits for has ended then (CANCELED unless it had finished): they move to
+ * the stopped table, where poll and wait find them, so no waiter hangs. */
 static int l_stop(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, ENGINE_KEY);
   lengine *le = lua_touserdata(L, -1);
-  if (le && le->e) { isync_engine_stop(le->e, 1); le->e = NULL; }
+  if (!le || !le->e) return 0;
+  isync_engine_stop(le->e, 1);
+  le->e = NULL;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, STOPPED_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, STOPPED_KEY);
+  }
+  lua_getfield(L, LUA_REGISTRYINDEX, PENDING_KEY);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {   /* stopped, pending, key, job */
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -5);
+  }
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, PENDING_KEY);
   return 0;
 }
 

@@ -27,8 +27,20 @@ static void stop_hook(lua_State *L, lua_Debug *ar) {
 }
 
 static void on_sigint(int sig) {
-  signal(sig, SIG_DFL);   /* a second Ctrl-C kills at once */
+  (void)sig;   /* SA_RESETHAND: a second Ctrl-C kills at once */
   lua_sethook(g_L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* sigaction, not signal(): one-shot semantics are explicit, and SA_RESTART keeps a read
+ * interrupted by Ctrl-C from failing. The engine threads block every signal, so the
+ * handler runs on the Lua thread, the only one that may touch g_L. */
+static void set_sigint(void (*handler)(int)) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = handler;
+  sa.sa_flags = SA_RESTART | (handler == SIG_DFL ? 0 : SA_RESETHAND);
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
 }
 
 static int msg_handler(lua_State *L) {
@@ -110,7 +122,7 @@ int main(int argc, char **argv) {
   lua_State *L = luaL_newstate();
   if (!L) { fprintf(stderr, "isync: cannot create Lua state: not enough memory\n"); return 1; }
   g_L = L;
-  signal(SIGINT, on_sigint);
+  set_sigint(on_sigint);
   lua_pushcfunction(L, msg_handler);
   lua_pushcfunction(L, pmain);
   lua_pushinteger(L, argc);
@@ -127,7 +139,7 @@ int main(int argc, char **argv) {
   } else {
     code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : (lua_toboolean(L, -1) || lua_isnil(L, -1)) ? 0 : 1;
   }
-  signal(SIGINT, SIG_DFL);
+  set_sigint(SIG_DFL);
   lua_close(L);   /* stops the engine: running uploads are cancelled */
   fflush(stdout);
   return code;
