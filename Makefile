@@ -29,7 +29,7 @@ UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HOST        := $(BUILD)/bin/isync
 MODULE      := $(BUILD)/lib/isync/core.so
 
-.PHONY: all host module unit test test-unit test-spec test-integration install uninstall clean
+.PHONY: all host module unit test test-unit test-spec test-integration install uninstall clean fuzz
 all: host module unit
 
 host: $(HOST)
@@ -79,4 +79,23 @@ uninstall:
 	       $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/isync
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
+
+# libFuzzer harnesses (tests/fuzz): clang, each linked with only the sources it parses.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc
+FUZZ_NAMES  := challenge link url headers ref json ledger
+FUZZ_BIN    := $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
+fuzz_src_challenge := src/parse.c
+fuzz_src_link      := src/parse.c
+fuzz_src_url       := src/parse.c
+fuzz_src_headers   := src/parse.c
+fuzz_src_ref       := src/ref.c src/digest.c
+fuzz_src_json      := src/json.c
+fuzz_src_ledger    := src/ledger.c
+fuzz_libs_ref      := $(shell pkg-config --libs openssl)
+
+fuzz: $(FUZZ_BIN)
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(wildcard src/*.c src/*.h) Makefile
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(fuzz_src_$*) $(fuzz_libs_$*)

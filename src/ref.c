@@ -68,8 +68,38 @@ static char *dupn(const char *s, size_t n) {
   return d;
 }
 
+/* The reference as an error message may quote it: one line, no control characters, and
+ * not longer than a line. */
+static const char *quoted(const char *s, char *buf, size_t n) {
+  size_t i = 0;
+  for (; s[i] && i + 1 < n; i++) buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+  buf[i] = '\0';
+  if (s[i] && n > 4) memcpy(buf + n - 4, "...", 4);
+  return buf;
+}
+
+/* host, host:port or [v6]:port: what may stand before the first '/' of a URL's path.
+ * Anything else ('#', '?', '@', spaces) would make the URL name another host. */
+static int host_valid(const char *h, size_t n) {
+  size_t i = 0;
+  if (n && h[0] == '[') {
+    while (i < n && h[i] != ']') i++;
+    if (i == n) return 0;
+    for (size_t k = 1; k < i; k++) if (!isxdigit((unsigned char)h[k]) && h[k] != ':' && h[k] != '.') return 0;
+    i++;
+  } else {
+    for (; i < n && h[i] != ':'; i++) if (!isalnum((unsigned char)h[i]) && h[i] != '.' && h[i] != '-') return 0;
+    if (i == 0) return 0;
+  }
+  if (i == n) return 1;
+  if (h[i] != ':' || i + 1 == n || n - i - 1 > 5) return 0;
+  for (i++; i < n; i++) if (!isdigit((unsigned char)h[i])) return 0;
+  return 1;
+}
+
 int isync_ref_parse(const char *s, isync_ref *out, char *err, size_t errsz) {
   memset(out, 0, sizeof *out);
+  char q[256];
   size_t len = strlen(s);
   if (len == 0) { snprintf(err, errsz, "empty image reference"); return -1; }
   const char *at = strrchr(s, '@');
@@ -77,7 +107,7 @@ int isync_ref_parse(const char *s, isync_ref *out, char *err, size_t errsz) {
   if (at) {
     out->digest = strdup(at + 1);
     if (!isync_digest_valid(out->digest)) {
-      snprintf(err, errsz, "invalid digest in reference %s", s);
+      snprintf(err, errsz, "invalid digest in reference %s", quoted(s, q, sizeof q));
       goto bad;
     }
   }
@@ -90,7 +120,7 @@ int isync_ref_parse(const char *s, isync_ref *out, char *err, size_t errsz) {
   if (colon) {
     out->tag = dupn(colon + 1, (size_t)(s + name_end - colon - 1));
     path_end = (size_t)(colon - s);
-    if (!isync_tag_valid(out->tag)) { snprintf(err, errsz, "invalid tag in reference %s", s); goto bad; }
+    if (!isync_tag_valid(out->tag)) { snprintf(err, errsz, "invalid tag in reference %s", quoted(s, q, sizeof q)); goto bad; }
   }
   /* a first component with '.', ':' or "localhost" (or uppercase) is a registry host */
   const char *first_slash = memchr(s, '/', path_end);
@@ -101,6 +131,10 @@ int isync_ref_parse(const char *s, isync_ref *out, char *err, size_t errsz) {
     for (size_t i = 0; i < n && !host; i++)
       if (s[i] == '.' || s[i] == ':' || isupper((unsigned char)s[i])) host = 1;
     if (host) reg_len = n;
+    if (host && !host_valid(s, n)) {
+      snprintf(err, errsz, "invalid registry host in reference %s", quoted(s, q, sizeof q));
+      goto bad;
+    }
   }
   out->registry = reg_len ? dupn(s, reg_len) : strdup("docker.io");
   if (strcmp(out->registry, "index.docker.io") == 0) { free(out->registry); out->registry = strdup("docker.io"); }
@@ -113,7 +147,7 @@ int isync_ref_parse(const char *s, isync_ref *out, char *err, size_t errsz) {
     out->repo = dupn(rp, rn);
   }
   if (!out->repo || !isync_repo_valid(out->repo)) {
-    snprintf(err, errsz, "invalid repository name in reference %s", s);
+    snprintf(err, errsz, "invalid repository name in reference %s", quoted(s, q, sizeof q));
     goto bad;
   }
   return 0;

@@ -186,7 +186,35 @@ TEST(error_buffer_is_bounded) {
   CHECK_INT(isync_ref_parse("", &r, NULL, 0), -1);
 }
 
+/* found by fuzz_ref: the error quoted the reference raw, newlines and escapes included */
+TEST(errors_quote_the_reference_on_one_line) {
+  isync_ref r;
+  char err[512];
+  CHECK_INT(isync_ref_parse("\n", &r, err, sizeof err), -1);
+  CHECK(strchr(err, '\n') == NULL);
+  CHECK_INT(isync_ref_parse("reg.io/a:\x1b[2J", &r, err, sizeof err), -1);
+  CHECK(strchr(err, 0x1b) == NULL);
+}
+
+/* a host part that would make the URL name another host is refused */
+TEST(registry_hosts_are_hosts) {
+  isync_ref r;
+  char err[512];
+  const char *bad[] = {"evil.io#x/repo", "a.io?x=1/repo", "a b.io/repo", "a.io:99999999/repo", "a.io:/repo", "[zz]:5000/repo"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    CHECK_INT(isync_ref_parse(bad[i], &r, err, sizeof err), -1);
+    CHECK(strstr(err, "invalid registry host") != NULL);
+  }
+  const char *good[] = {"reg.io/repo", "127.0.0.1:5000/repo", "[::1]:5000/repo", "localhost/repo", "My.Reg-1.io:443/a/b"};
+  for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+    CHECK_INT(isync_ref_parse(good[i], &r, err, sizeof err), 0);
+    isync_ref_free(&r);
+  }
+}
+
 int main(void) {
+  RUN(errors_quote_the_reference_on_one_line);
+  RUN(registry_hosts_are_hosts);
   RUN(docker_hub_defaults);
   RUN(index_docker_io_folds);
   RUN(other_registries);
