@@ -94,9 +94,9 @@ int isync_auth_learn(isync_registry *r, isync_http *h) {
 
 /* Records a transport failure of h as "<what> <url>: <curl's words>" and its code. */
 static void transport_failure(const isync_http *h, const char *what, char **err, const char **code) {
-  char url[512], msg[1024];
+  char url[512], msg[1024], words[CURL_ERROR_SIZE + 64];
   isync_url_redact(h->url, url, sizeof url);
-  snprintf(msg, sizeof msg, "%s %s: %s", what, url, h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->cc));
+  snprintf(msg, sizeof msg, "%s %s: %s", what, url, isync_http_failure(h, words, sizeof words));
   free(*err);
   *err = strdup(msg);
   *code = isync_code_for_curl(h->cc);

@@ -282,6 +282,13 @@ static atomic_llong g_uploaded;
 long long isync_bytes_uploaded(void) { return atomic_load(&g_uploaded); }
 void isync_count_uploaded(long long n) { atomic_fetch_add(&g_uploaded, n); }
 
+const char *isync_http_failure(const isync_http *h, char *out, size_t outsz) {
+  const char *words = h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->cc);
+  int plain = h->cc == CURLE_SSL_CONNECT_ERROR && strstr(words, "wrong version number");
+  snprintf(out, outsz, "%s%s", words, plain ? " (this registry speaks plain HTTP: use --plain-http)" : "");
+  return out;
+}
+
 /* ---------------- queues ---------------- */
 
 static int post(isync_engine *e, isync_engine_fn fn, void *arg, isync_job *owned) {

@@ -78,6 +78,9 @@ void isync_http_free(isync_engine *e, isync_http *h);
 const char *isync_http_get_header(const isync_http *h, const char *name, char *out, size_t outsz);
 /* The same, malloc'd, whatever its length; NULL if absent. */
 char *isync_http_header_dup(const isync_http *h, const char *name);
+/* curl's words for a transport failure of h, with a hint where the cause is plain: an
+ * HTTPS request answered in plain HTTP ("wrong version number") names --plain-http. */
+const char *isync_http_failure(const isync_http *h, char *out, size_t outsz);
 /* Schedule a paused transfer to resume on the next loop turn (never from inside callbacks). */
 void isync_http_unpause(isync_http *h);
 

@@ -154,8 +154,8 @@ void isync_job_set_http_error(isync_job *j, isync_http *h, const char *what, con
   char url[512];
   isync_url_redact(h->url, url, sizeof url);
   if (h->cc != CURLE_OK) {
-    isync_job_set_error(j, isync_code_for_curl(h->cc), "%s %s: %s", what, url,
-                        h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->cc));
+    char words[CURL_ERROR_SIZE + 64];
+    isync_job_set_error(j, isync_code_for_curl(h->cc), "%s %s: %s", what, url, isync_http_failure(h, words, sizeof words));
     return;
   }
   j->http_status = h->status;

@@ -2,6 +2,8 @@
  * The only C besides main.c that touches lua.h. Jobs are submitted here and finished by
  * the engine thread; Lua (lua/isync/sched.lua) decides whether to block or to yield. */
 #include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
@@ -63,6 +65,25 @@ static const char *opt_str(lua_State *L, int t, const char *k) {
   }
   lua_pop(L, 1);
   return s;
+}
+
+/* A list of strings, NULL-terminated, in a userdata on the stack (collected with it): the
+ * option table keeps the strings alive. NULL when absent. */
+static const char *const *opt_str_list(lua_State *L, int t, const char *k) {
+  lua_getfield(L, t, k);
+  if (lua_isnil(L, -1)) { lua_pop(L, 1); return NULL; }
+  if (!lua_istable(L, -1)) luaL_error(L, "option '%s' must be a list of strings", k);
+  size_t n = (size_t)lua_rawlen(L, -1);
+  const char **v = lua_newuserdatauv(L, (n + 1) * sizeof *v, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, -2, (lua_Integer)i + 1);
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "option '%s' must be a list of strings", k);
+    v[i] = lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  v[n] = NULL;
+  lua_replace(L, -2);   /* keep the userdata on the stack until the call returns */
+  return v;
 }
 
 static int opt_bool(lua_State *L, int t, const char *k) {
@@ -129,6 +150,7 @@ static int l_registry(lua_State *L) {
     o.ca_file = opt_str(L, 2, "ca_file");
     o.cert_file = opt_str(L, 2, "cert_file");
     o.key_file = opt_str(L, 2, "key_file");
+    o.ca_files = opt_str_list(L, 2, "ca_files");
     o.connect_timeout = (long)opt_int(L, 2, "connect_timeout", 0);
     o.timeout = (long)opt_int(L, 2, "timeout", 0);
     o.stall_timeout = (long)opt_int(L, 2, "stall_timeout", 0);
@@ -137,8 +159,9 @@ static int l_registry(lua_State *L) {
   lreg *lr = lua_newuserdatauv(L, sizeof *lr, 0);
   lr->r = NULL;
   luaL_setmetatable(L, REGISTRY_MT);
-  lr->r = isync_registry_new(name, &o);
-  if (!lr->r) return luaL_error(L, "out of memory");
+  char err[1024];
+  lr->r = isync_registry_new(name, &o, err, sizeof err);
+  if (!lr->r) return luaL_error(L, "registry %s: %s", name, err);
   return 1;
 }
 
@@ -470,6 +493,38 @@ static int l_monotime(lua_State *L) {
   return 1;
 }
 
+/* core.list_dir(path) -> {names} (sorted, without . and ..), or nil, message when it
+ * cannot be read: certs.d lookups (the stock Lua library cannot list a directory). */
+static int list_entries(lua_State *L) {   /* runs protected: the DIR is closed whatever happens */
+  DIR *d = lua_touserdata(L, 1);
+  lua_newtable(L);
+  lua_Integer n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    lua_pushstring(L, e->d_name);
+    lua_rawseti(L, -2, ++n);
+  }
+  lua_getglobal(L, "table");
+  lua_getfield(L, -1, "sort");
+  lua_pushvalue(L, -3);
+  lua_call(L, 1, 0);
+  lua_pop(L, 1);
+  return 1;
+}
+
+static int l_list_dir(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  DIR *d = opendir(path);
+  if (!d) { lua_pushnil(L); lua_pushfstring(L, "%s: %s", path, strerror(errno)); return 2; }
+  lua_pushcfunction(L, list_entries);
+  lua_pushlightuserdata(L, d);
+  int rc = lua_pcall(L, 1, 1, 0);
+  closedir(d);
+  if (rc != LUA_OK) return lua_error(L);
+  return 1;
+}
+
 static int l_isatty(lua_State *L) {
   lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
   return 1;
@@ -516,7 +571,7 @@ int luaopen_isync_core(lua_State *L) {
     {"registry", l_registry}, {"submit", l_submit}, {"poll", l_poll}, {"wait", l_wait},
     {"parse_ref", l_parse_ref}, {"digest", l_digest}, {"digest_valid", l_digest_valid},
     {"repo_valid", l_repo_valid}, {"tag_valid", l_tag_valid}, {"monotime", l_monotime},
-    {"stop", l_stop}, {"isatty", l_isatty}, {"bytes_uploaded", l_bytes_uploaded}, {NULL, NULL},
+    {"stop", l_stop}, {"isatty", l_isatty}, {"list_dir", l_list_dir}, {"bytes_uploaded", l_bytes_uploaded}, {NULL, NULL},
   };
   if (luaL_newmetatable(L, REGISTRY_MT)) {
     luaL_newlib(L, reg_methods);

@@ -2,16 +2,88 @@
 #include "registry.h"
 #include "engine.h"
 #include "ref.h"
+#include "buf.h"
 #include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
 
-isync_registry *isync_registry_new(const char *name, const isync_reg_opts *o) {
+/* Appends the file at path to b (with a newline). required: a missing file is an error;
+ * pem: the file must hold a PEM certificate (one DER file would break the whole bundle). */
+static int add_file(isync_buf *b, const char *path, int required, int pem, char *err, size_t errsz) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    if (!required) return 0;
+    snprintf(err, errsz, "cannot read CA file %s: %s", path, strerror(errno));
+    return -1;
+  }
+  size_t start = b->len;
+  char chunk[16384];
+  size_t n;
+  int rc = 0;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    if (isync_buf_append(b, chunk, n) != 0) { rc = -1; snprintf(err, errsz, "out of memory"); break; }
+  if (!rc && ferror(f)) { rc = -1; snprintf(err, errsz, "cannot read CA file %s: %s", path, strerror(errno)); }
+  fclose(f);
+  if (!rc && pem && !memmem(b->data + start, b->len - start, "-----BEGIN CERTIFICATE-----", 27)) {
+    snprintf(err, errsz, "CA file %s holds no PEM certificate (-----BEGIN CERTIFICATE-----)", path);
+    rc = -1;
+  }
+  if (!rc && isync_buf_append(b, "\n", 1) != 0) { rc = -1; snprintf(err, errsz, "out of memory"); }
+  return rc;
+}
+
+/* The PEM files SSL_CERT_DIR holds itself (Go tools read every file there). Symlinks are
+ * skipped: in a system store they are OpenSSL's hash links to files already in the bundle,
+ * which CURLOPT_CAPATH finds anyway. */
+static int add_dir(isync_buf *b, const char *dir, char *err, size_t errsz) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  struct dirent *e;
+  int rc = 0;
+  while (!rc && (e = readdir(d))) {
+    size_t l = strlen(e->d_name);
+    if (l < 5 || (strcmp(e->d_name + l - 4, ".crt") != 0 && strcmp(e->d_name + l - 4, ".pem") != 0)) continue;
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s", dir, e->d_name) < 0) { snprintf(err, errsz, "out of memory"); rc = -1; break; }
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) rc = add_file(b, path, 0, 0, err, errsz);
+    free(path);
+  }
+  closedir(d);
+  return rc;
+}
+
+/* Trust as the ecosystem has it: the system store (or SSL_CERT_FILE instead of it, as Go
+ * tools honour), the PEM files of SSL_CERT_DIR, then this registry's own CAs (--ca,
+ * certs.d, the auth file), all in one bundle: a registry's CA is trusted on top of the
+ * system store, not instead of it. Left NULL (curl's default) when nothing adds to it. */
+static int build_bundle(isync_registry *r, const isync_reg_opts *o, char *err, size_t errsz) {
+  const char *file = getenv("SSL_CERT_FILE"), *dir = getenv("SSL_CERT_DIR");
+  int extra = (o->ca_file && *o->ca_file) || (o->ca_files && o->ca_files[0]);
+  if (!extra && !(file && *file) && !(dir && *dir)) return 0;
+  if (dir && *dir && !(r->ca_path = strdup(dir))) { snprintf(err, errsz, "out of memory"); return -1; }
+  const char *base = file && *file ? file : curl_version_info(CURLVERSION_NOW)->cainfo;
+  isync_buf b;
+  isync_buf_init(&b, 0);
+  int rc = base ? add_file(&b, base, file && *file, 0, err, errsz) : 0;
+  if (!rc && dir && *dir) rc = add_dir(&b, dir, err, errsz);
+  if (!rc && o->ca_file && *o->ca_file) rc = add_file(&b, o->ca_file, 1, 1, err, errsz);
+  for (size_t i = 0; !rc && o->ca_files && o->ca_files[i]; i++) rc = add_file(&b, o->ca_files[i], 1, 1, err, errsz);
+  if (rc) { isync_buf_free(&b); return -1; }
+  r->ca_bundle = b.data;
+  r->ca_bundle_len = b.len;
+  return 0;
+}
+
+isync_registry *isync_registry_new(const char *name, const isync_reg_opts *o, char *err, size_t errsz) {
   isync_registry *r = calloc(1, sizeof *r);
-  if (!r) return NULL;
+  if (!r) { snprintf(err, errsz, "out of memory"); return NULL; }
   atomic_init(&r->refs, 1);
   r->name = strdup(name);
   const char *host = isync_registry_api_host(name);
@@ -30,7 +102,8 @@ isync_registry *isync_registry_new(const char *name, const isync_reg_opts *o) {
   r->stall_timeout = o->stall_timeout > 0 ? o->stall_timeout : 60;
   r->max_conns = o->max_conns > 0 ? o->max_conns : 8;
   r->auth_state = ISYNC_AUTH_UNKNOWN;
-  if (!r->name || !r->base) { isync_registry_unref(r); return NULL; }
+  if (!r->name || !r->base) { snprintf(err, errsz, "out of memory"); isync_registry_unref(r); return NULL; }
+  if (!r->plain_http && build_bundle(r, o, err, errsz) != 0) { isync_registry_unref(r); return NULL; }
   return r;
 }
 
@@ -50,6 +123,7 @@ void isync_registry_unref(isync_registry *r) {
   free(r->name); free(r->base);
   isync_wipe_free(r->username); isync_wipe_free(r->password);
   free(r->ca_file); free(r->cert_file); free(r->key_file);
+  free(r->ca_bundle); free(r->ca_path);
   free(r);
 }
 
@@ -94,7 +168,12 @@ void isync_registry_setup_http(const isync_registry *r, isync_http *h, int strea
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, r->stall_timeout);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, streaming ? 0L : r->timeout);
-  if (r->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file);
+  if (r->ca_bundle) {
+    /* the registry outlives its requests: curl may use the bundle in place */
+    struct curl_blob blob = {r->ca_bundle, r->ca_bundle_len, CURL_BLOB_NOCOPY};
+    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+  }
+  if (r->ca_path) curl_easy_setopt(c, CURLOPT_CAPATH, r->ca_path);
   if (r->cert_file) curl_easy_setopt(c, CURLOPT_SSLCERT, r->cert_file);
   if (r->key_file) curl_easy_setopt(c, CURLOPT_SSLKEY, r->key_file);
   if (r->skip_verify) {

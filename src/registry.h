@@ -16,6 +16,7 @@ typedef struct isync_reg_opts {
   int plain_http;
   int skip_verify;
   const char *ca_file, *cert_file, *key_file;
+  const char *const *ca_files;       /* more CA files (NULL-terminated): certs.d, the auth file */
   long connect_timeout;              /* seconds */
   long timeout;                      /* seconds, whole metadata request */
   long stall_timeout;                /* seconds without progress on any request */
@@ -53,6 +54,9 @@ typedef struct isync_registry {
   char *username, *password;
   int plain_http, skip_verify;
   char *ca_file, *cert_file, *key_file;
+  char *ca_bundle;       /* PEM: the base store plus this registry's CAs (NULL: curl's default) */
+  size_t ca_bundle_len;
+  char *ca_path;         /* SSL_CERT_DIR, for OpenSSL's hashed lookup */
   long connect_timeout, timeout, stall_timeout;
   int max_conns;
   /* engine thread state */
@@ -65,7 +69,8 @@ typedef struct isync_registry {
   isync_token *tokens;
 } isync_registry;
 
-isync_registry *isync_registry_new(const char *name, const isync_reg_opts *o);
+/* NULL with a one-line reason in err (a CA file that cannot be read, out of memory). */
+isync_registry *isync_registry_new(const char *name, const isync_reg_opts *o, char *err, size_t errsz);
 void isync_registry_ref(isync_registry *r);
 /* Zeroes a secret string, then frees it (NULL is fine). */
 void isync_wipe_free(char *s);

@@ -9,6 +9,7 @@ local core = require "isync.core"
 local sched = require "isync.sched"
 local dockerconfig = require "isync.dockerconfig"
 local retry = require "isync.retry"
+local trust = require "isync.trust"
 
 local M = {
   version = core.version,
@@ -33,9 +34,27 @@ local function is_hub(name)
   return name == "docker.io" or name == "index.docker.io" or name == "registry-1.docker.io"
 end
 
+-- localhost, 127.0.0.0/8 and ::1: docker and crane speak plain HTTP to them when HTTPS
+-- does not answer, so a local test registry needs no flag.
+local function is_loopback(name)
+  local host = name:match("^%[(.-)%]") or name:match("^([^:]+)")
+  return host == "localhost" or host == "::1" or (host or ""):match("^127%.%d+%.%d+%.%d+$") ~= nil
+end
+
+-- Whether an HTTPS ping's failure means "this endpoint speaks plain HTTP, or no HTTPS":
+-- for an insecure registry any transport failure; for a loopback one only a refused
+-- connection or a handshake answered in plain HTTP, never a certificate that fails.
+local function https_absent(code, err, insecure)
+  if code == "CONNECT" then return true end
+  if insecure then return code == "TLS" or code == "NETWORK" or code == "PROTOCOL" end
+  return code == "TLS" and tostring(err):find("wrong version number", 1, true) ~= nil
+end
+
 --- Opens a registry by host name. opts: username, password, plain_http, skip_verify,
---- ca_file, cert_file, key_file, connect_timeout, timeout, stall_timeout (seconds),
---- max_connections, docker_config (false to ignore ~/.docker/config.json),
+--- ca_file, ca_files, cert_file, key_file, connect_timeout, timeout, stall_timeout
+--- (seconds), max_connections, docker_config (false to ignore the credential files),
+--- certs_d (false to ignore certs.d directories: see isync.trust), http_fallback (try
+--- plain HTTP when HTTPS does not answer; default for skip_verify and loopback hosts),
 --- retry ({attempts, base, max, max_retry_after} for transient failures, or false for none).
 function M.registry(name, opts)
   assert(type(name) == "string", "isync.registry: a host name is needed")
@@ -47,9 +66,30 @@ function M.registry(name, opts)
     local creds = dockerconfig.credentials(name)
     if creds then copts.username, copts.password = creds.username, creds.password end
   end
-  copts.docker_config = nil
-  copts.retry = nil
-  local self = setmetatable({ name = name, hub = is_hub(name), core = core.registry(name, copts),
+  if not copts.plain_http and opts.certs_d ~= false then
+    local t = trust.for_registry(name)
+    if #t.ca_files > 0 then
+      local all = {}
+      for _, f in ipairs(copts.ca_files or {}) do all[#all + 1] = f end
+      for _, f in ipairs(t.ca_files) do all[#all + 1] = f end
+      copts.ca_files = all
+    end
+    if t.cert_file and not copts.cert_file then copts.cert_file, copts.key_file = t.cert_file, t.key_file end
+  end
+  local fallback = opts.http_fallback
+  if fallback == nil then fallback = not opts.plain_http and (opts.skip_verify or is_loopback(name)) end
+  copts.docker_config, copts.retry, copts.certs_d, copts.http_fallback = nil, nil, nil, nil
+  local handle = core.registry(name, copts)
+  if fallback and not copts.plain_http then
+    -- one probe at open: the answer (or its absence) decides the scheme for the whole run
+    local ok, err, code = sched.await(core.submit("ping", handle, {}))
+    if not ok and https_absent(code, err, opts.skip_verify) then
+      copts.plain_http, copts.skip_verify, copts.ca_files, copts.ca_file = true, nil, nil, nil
+      local plain = core.registry(name, copts)
+      if sched.await(core.submit("ping", plain, {})) then handle = plain end
+    end
+  end
+  local self = setmetatable({ name = name, hub = is_hub(name), core = handle,
     retry = retry.policy(opts.retry), stats = { requests = 0, retries = 0 },
     stall_timeout = opts.stall_timeout or 60 }, Registry)   -- 60: the C default (registry.c)
   self.plain_http = copts.plain_http and true or false

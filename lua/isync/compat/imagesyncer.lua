@@ -221,17 +221,13 @@ local function registry_opener(auth, o)
         opts.username, opts.password, opts.docker_config = user, pass, false
       end
       if entry.insecure == true then opts.skip_verify = true end
+      -- isync's extension: this registry's CA, and a client certificate with its key
+      if entry.ca then opts.ca_files = { M.expand(entry.ca) } end
+      if entry.cert then opts.cert_file, opts.key_file = M.expand(entry.cert), M.expand(entry.key) end
     end
+    -- insecure: HTTPS without verification, or plain HTTP when HTTPS does not answer
+    -- (isync.registry's fallback, as for loopback hosts)
     local reg = isync.registry(registry, opts)
-    if opts.skip_verify then
-      -- insecure: HTTPS without verification, or plain HTTP when HTTPS does not answer
-      local ok, _, code = reg:ping()
-      if not ok and (code == "TLS" or code == "NETWORK" or code == "PROTOCOL" or code == "CONNECT") then
-        opts.plain_http, opts.skip_verify = true, nil
-        local plain = isync.registry(registry, opts)
-        if plain:ping() then reg = plain end
-      end
-    end
     return reg
   end
   return function(registry, repo)
@@ -304,6 +300,32 @@ local function build_plan(plan, rules, open, o)
   end
 end
 
+-- What an auth entry may hold, and of which type: image-syncer's keys and isync's TLS
+-- extension. Anything else (a misspelt `usrname:`) is an error, not silently ignored.
+local AUTH_KEYS = { username = "string", password = "string", insecure = "boolean",
+                    ca = "string", cert = "string", key = "string" }
+
+--- Checks an auth map: every entry a map of known keys with values of the right type.
+function M.check_auth(auth, file)
+  if type(auth) ~= "table" then fail(("auth file %s: must be a map of registries"):format(file)) end
+  local known = {}
+  for k in pairs(AUTH_KEYS) do known[#known + 1] = k end
+  table.sort(known)
+  for name, entry in pairs(auth) do
+    local where = ("auth file %s: entry %q"):format(file, tostring(name))
+    if type(name) ~= "string" then fail(where .. ": the key must be a registry name") end
+    if type(entry) ~= "table" then fail(where .. ": must be a map (" .. table.concat(known, ", ") .. ")") end
+    for k, v in pairs(entry) do
+      local want = AUTH_KEYS[k]
+      if not want then
+        fail(("%s: unknown key %q (known: %s)"):format(where, tostring(k), table.concat(known, ", ")))
+      end
+      if type(v) ~= want then fail(("%s: %s must be a %s"):format(where, k, want)) end
+    end
+    if (entry.cert == nil) ~= (entry.key == nil) then fail(where .. ": cert and key go together") end
+  end
+end
+
 --- Reads the images map into rules {src, dst}, in a stable order.
 function M.rules(images, file)
   local rules, keys = {}, {}
@@ -341,6 +363,11 @@ function M.main(argv)
   local auth, images, images_file = {}, nil, nil
   if o.config then
     local cfg = M.load_file(o.config, "config")
+    for k in pairs(cfg) do
+      if k ~= "auth" and k ~= "images" then
+        fail(("config file %s: unknown key %q (known: auth, images)"):format(o.config, tostring(k)))
+      end
+    end
     auth = cfg.auth or {}
     images, images_file = cfg.images, o.config
     if type(images) ~= "table" then fail("config file " .. o.config .. " has no images section") end
@@ -349,7 +376,7 @@ function M.main(argv)
     images, images_file = M.load_file(o.images, "images"), o.images
     if o.auth then auth = M.load_file(o.auth, "auth") end
   end
-  if type(auth) ~= "table" then fail("the auth section must be a map of registries") end
+  M.check_auth(auth, o.config or o.auth)
   local rules = M.rules(images, images_file)
   local log = isync.log { file = o.log, level = o.quiet and "quiet" or o.verbose and "verbose" or "info" }
   local plan = isync.plan {
