@@ -90,6 +90,18 @@ int isync_auth_learn(isync_registry *r, isync_http *h) {
   return changed;
 }
 
+void isync_auth_explain_401(const isync_registry *r, char *out, size_t outsz) {
+  int has = r->username && r->password;
+  if (!has)
+    snprintf(out, outsz, "%s needs credentials and none were found", r->name);
+  else if (r->auth_state == ISYNC_AUTH_BEARER && strcmp(r->username, "<token>") != 0)
+    snprintf(out, outsz, "access denied by %s for user %s (the token it issued does not cover this)", r->name, r->username);
+  else if (strcmp(r->username, "<token>") == 0)
+    snprintf(out, outsz, "credentials rejected by %s (identity token)", r->name);
+  else
+    snprintf(out, outsz, "credentials rejected by %s for user %s", r->name, r->username);
+}
+
 /* ---- the /v2/ ping: learn which scheme the registry wants ---- */
 
 /* Records a transport failure of h as "<what> <url>: <curl's words>" and its code. */
@@ -169,12 +181,18 @@ static void token_done(isync_engine *e, isync_http *h) {
   free(t->err);
   t->err = NULL;
   t->code = NULL;
-  char msg[1024];
+  char msg[1600];
   if (h->cc != CURLE_OK) {
     transport_failure(h, "token request to", &t->err, &t->code);
   } else if (h->status != 200) {
-    snprintf(msg, sizeof msg, "token request to %s: HTTP %ld (%s)", url, h->status,
-             h->status == 401 ? "wrong username or password" : h->status == 403 ? "access denied" : "token server error");
+    /* a token server's 401 is about the credentials themselves, never about scopes */
+    const isync_registry *r = h->ctx;
+    char why[512];
+    if (h->status == 401 && r->username)
+      snprintf(why, sizeof why, "credentials rejected by %s for user %s", r->name, r->username);
+    else if (h->status == 401) isync_auth_explain_401(r, why, sizeof why);
+    else snprintf(why, sizeof why, "%s", h->status == 403 ? "access denied" : "token server error");
+    snprintf(msg, sizeof msg, "token request to %s: HTTP %ld: %s", url, h->status, why);
     t->code = h->status == 401 ? "UNAUTHORIZED" : isync_code_for_status(h->status, NULL);
     t->err = strdup(msg);
   } else {
@@ -257,6 +275,7 @@ static void start_token_fetch(isync_engine *e, isync_registry *r, isync_token *t
     curl_easy_setopt(h->easy, CURLOPT_PASSWORD, r->password);
   }
   h->ud = t;
+  h->ctx = r;   /* for messages; not owned (no ctx_free) */
   h->done = token_done;
   t->fetching = 1;
   isync_http_start(e, h);

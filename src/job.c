@@ -170,6 +170,16 @@ void isync_job_set_http_error(isync_job *j, isync_http *h, const char *what, con
     message = isync_json_getstr(errs->items[0], "message");
   }
   if (!code) code = isync_code_for_status(h->status, not_found_code);
+  if (h->status == 401) {
+    /* say whose fault it is: no credentials at all, or credentials the registry refused
+     * (the user's name is no secret; the password never appears) */
+    isync_registry *r = j->src && !isync_registry_same_origin(j->reg, h->url) ? j->src : j->reg;
+    char why[512];
+    isync_auth_explain_401(r, why, sizeof why);
+    isync_job_set_error(j, "UNAUTHORIZED", "%s %s: HTTP 401: %s", what, url, why);
+    isync_json_free(doc);
+    return;
+  }
   /* 404 on a repository that does not exist yet reads better with the specific code */
   if (!message) message = h->status == 401 ? "authentication required" : h->status == 403 ? "access denied" : "";
   isync_job_set_error(j, code, "%s %s: HTTP %ld %s%s%s", what, url, h->status, code, *message ? ": " : "", message);

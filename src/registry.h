@@ -97,6 +97,9 @@ void isync_registry_reset(isync_registry *r);
 int isync_auth_learn(isync_registry *r, isync_http *h);
 /* 1 when url has the registry's scheme, host and port: credentials go only there. */
 int isync_registry_same_origin(const isync_registry *r, const char *url);
+/* Why the registry answered 401, in words: "HOST needs credentials and none were found",
+ * "credentials rejected by HOST for user U", or, for a token it issued, access denied. */
+void isync_auth_explain_401(const isync_registry *r, char *out, size_t outsz);
 /* Frees all auth state (engine thread or last reference). */
 void isync_auth_free(isync_registry *r);
 

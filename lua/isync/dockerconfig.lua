@@ -1,6 +1,10 @@
--- isync.dockerconfig: credentials the way docker finds them: ~/.docker/config.json
--- ($DOCKER_CONFIG/config.json) `auths`, and `credHelpers` / `credsStore` through
--- `docker-credential-NAME get`. Secrets stay in memory: never in argv, logs or errors.
+-- isync.dockerconfig: credentials the way podman, skopeo and docker find them. The files, in
+-- the order containers-auth.json(5) gives (the first that has the registry wins):
+--   $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
+--   ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json, then docker's
+--   $DOCKER_CONFIG/config.json or ~/.docker/config.json.
+-- Each holds `auths` (and, docker's, `credHelpers` / `credsStore` through
+-- `docker-credential-NAME get`). Secrets stay in memory: never in argv, logs or errors.
 local cjson = require "cjson.safe"
 
 local M = {}
@@ -97,15 +101,37 @@ function M.lookup(doc, host)
   return nil
 end
 
---- Credentials for host from the user's docker config file, or nil.
-function M.credentials(host, path)
-  path = path or config_path()
-  if not path then return nil end
+--- The credential files searched, in order (whether they exist or not).
+function M.files()
+  local out = {}
+  local function add(p) if p and p ~= "" then out[#out + 1] = p end end
+  add(os.getenv("REGISTRY_AUTH_FILE"))
+  local run = os.getenv("XDG_RUNTIME_DIR")
+  if run and run ~= "" then add(run .. "/containers/auth.json") end
+  local cfg, home = os.getenv("XDG_CONFIG_HOME"), os.getenv("HOME")
+  if (not cfg or cfg == "") and home and home ~= "" then cfg = home .. "/.config" end
+  if cfg and cfg ~= "" then add(cfg .. "/containers/auth.json") end
+  add(config_path())
+  return out
+end
+
+local function from_file(path, host)
   local text = read_file(path)
   if not text then return nil end
   local doc = cjson.decode(text)
   if type(doc) ~= "table" then return nil, "cannot parse " .. path .. ": not valid JSON" end
   return M.lookup(doc, host)
+end
+
+--- Credentials for host ({username, password, source = the file}) from path, or from the
+--- first of M.files() that has some; nil (and a message when a file is unreadable).
+function M.credentials(host, path)
+  for _, p in ipairs(path and { path } or M.files()) do
+    local creds, err = from_file(p, host)
+    if err then return nil, err end
+    if creds then creds.source = p; return creds end
+  end
+  return nil
 end
 
 return M

@@ -62,9 +62,11 @@ function M.registry(name, opts)
   if name == "index.docker.io" then name = "docker.io" end
   local copts = {}
   for k, v in pairs(opts) do copts[k] = v end
+  local looked_in
   if copts.username == nil and copts.password == nil and opts.docker_config ~= false then
     local creds = dockerconfig.credentials(name)
-    if creds then copts.username, copts.password = creds.username, creds.password end
+    if creds then copts.username, copts.password = creds.username, creds.password
+    else looked_in = dockerconfig.files() end
   end
   if not copts.plain_http and opts.certs_d ~= false then
     local t = trust.for_registry(name)
@@ -89,7 +91,7 @@ function M.registry(name, opts)
       if sched.await(core.submit("ping", plain, {})) then handle = plain end
     end
   end
-  local self = setmetatable({ name = name, hub = is_hub(name), core = handle,
+  local self = setmetatable({ name = name, hub = is_hub(name), core = handle, looked_in = looked_in,
     retry = retry.policy(opts.retry), stats = { requests = 0, retries = 0 },
     stall_timeout = opts.stall_timeout or 60 }, Registry)   -- 60: the C default (registry.c)
   self.plain_http = copts.plain_http and true or false
@@ -111,7 +113,7 @@ M.on_retry = nil
 -- so a stall or a long Retry-After fails the image once, not once per request.
 local function call_reg(self, op, args, stall_timeout)
   local ctx = sched.context()
-  return retry.call(self.retry, sched.sleep, function(err, code, delay, attempt)
+  local r1, err, code, info = retry.call(self.retry, sched.sleep, function(err, code, delay, attempt)
     self.stats.retries = self.stats.retries + 1
     if M.on_retry then M.on_retry(self, op, err, code, delay, attempt) end
   end, function()
@@ -119,6 +121,10 @@ local function call_reg(self, op, args, stall_timeout)
     return sched.await(core.submit(op, self.core, args))
   end, { budget = ctx and ctx.budget, name = self.name, stall_timeout = stall_timeout or self.stall_timeout,
          clock = core.monotime })
+  if code == "UNAUTHORIZED" and self.looked_in and type(err) == "string" and err:find("none were found", 1, true) then
+    err = err .. " (looked in: " .. (#self.looked_in > 0 and table.concat(self.looked_in, ", ") or "no file") .. ")"
+  end
+  return r1, err, code, info
 end
 
 --- Checks that the registry answers and the credentials are accepted.
