@@ -62,7 +62,7 @@ describe("isync.dockerconfig", function()
     local f = assert(io.open(dir .. "/config.json", "w"))
     f:write('{"auths":{"r.example":{"auth":"eDp5"}}}')
     f:close()
-    assert.same({ username = "x", password = "y" }, dc.credentials("r.example", dir .. "/config.json"))
+    assert.same({ username = "x", password = "y", source = dir .. "/config.json" }, dc.credentials("r.example", dir .. "/config.json"))
     assert.is_nil(dc.credentials("r.example", dir .. "/missing.json"))
     f = assert(io.open(dir .. "/bad.json", "w"))
     f:write("{not json")
@@ -71,5 +71,15 @@ describe("isync.dockerconfig", function()
     assert.is_nil(c)
     assert.matches("bad.json", err)
     os.execute("rm -rf " .. dir)
+  end)
+
+  it("searches the containers auth files before docker's, in containers-auth.json(5) order", function()
+    local env = { REGISTRY_AUTH_FILE = "/a/auth.json", XDG_RUNTIME_DIR = "/run/user/7", HOME = "/home/u" }
+    local real_getenv = os.getenv
+    os.getenv = function(k) return env[k] end   -- luacheck: ignore
+    local files = dc.files()
+    os.getenv = real_getenv   -- luacheck: ignore
+    assert.same({ "/a/auth.json", "/run/user/7/containers/auth.json", "/home/u/.config/containers/auth.json",
+                  "/home/u/.docker/config.json" }, files)
   end)
 end)
