@@ -176,7 +176,7 @@ void isync_job_set_http_error(isync_job *j, isync_http *h, const char *what, con
     isync_registry *r = j->src && !isync_registry_same_origin(j->reg, h->url) ? j->src : j->reg;
     char why[512];
     isync_auth_explain_401(r, why, sizeof why);
-    isync_job_set_error(j, "UNAUTHORIZED", "%s %s: HTTP 401: %s", what, url, why);
+    isync_job_set_error(j, "UNAUTHORIZED", "%s %s: HTTP 401 UNAUTHORIZED: %s", what, url, why);
     isync_json_free(doc);
     return;
   }

@@ -224,12 +224,6 @@ static int next_page(isync_engine *e, isync_job *j, isync_http *h, const char *w
 static void tags_done(isync_engine *e, isync_job *j, isync_http *h) {
   int catalog = j->kind == ISYNC_JOB_CATALOG;
   const char *what = catalog ? "GET catalog" : "GET tags";
-  if (h->cc == CURLE_OK && h->status == 404 && !catalog) {
-    /* a repository that does not exist yet has no tags: empty, not an error */
-    isync_job_finish(e, j);
-    isync_http_free(e, h);
-    return;
-  }
   if (!ok_status(h, 200)) { isync_job_fail_http(e, j, h, what, catalog ? "UNSUPPORTED" : "NAME_UNKNOWN"); isync_http_free(e, h); return; }
   isync_json *doc = isync_json_parse(h->body.data ? h->body.data : "", h->body.len);
   const isync_json *tags = isync_json_get(doc, catalog ? "repositories" : "tags");

@@ -10,7 +10,8 @@ usage: isync [--trace] SCRIPT.lua [ARGS...]   run a sync policy written in Lua
        isync cp SRC DST        copy one image, every platform, digest preserved
        isync ls REPO           list tags (--digests for their digests)
        isync inspect REF       media type, digest, size, platforms, referrers
-       isync --help | --version      (isync COMMAND --help for each command)
+       isync help [COMMAND]    this text, or a command's flags (= isync COMMAND --help)
+       isync version           the version (= isync --version)
 
   SCRIPT.lua  a Lua 5.4 script; `require "isync"` gives the API (see README.md).
               `arg` is set as the stock lua interpreter sets it.
@@ -52,6 +53,16 @@ function M.main(argv)
   end
   local first = argv[1] == "--trace" and 2 or 1
   local cmd = argv[first]
+  if cmd == "help" then
+    local topic = argv[first + 1]
+    local commands = require("isync.commands")
+    if topic == nil then io.stdout:write(M.USAGE, "\n", commands.EXIT_CODES); return 0 end
+    if commands.HELP[topic] then io.stdout:write(commands.HELP[topic]); return 0 end
+    if topic == "images" or topic == "image-syncer" then io.stdout:write(require("isync.compat.imagesyncer").USAGE); return 0 end
+    io.stderr:write("isync: no help for '", topic, "' (commands: cp, ls, inspect, images)\n")
+    return 2
+  end
+  if cmd == "version" then io.stdout:write("isync ", core.version, "\n"); return 0 end
   if cmd == "cp" or cmd == "ls" or cmd == "inspect" then
     local args = {}
     for j = first + 1, #argv do args[#args + 1] = argv[j] end
@@ -61,15 +72,16 @@ function M.main(argv)
   while argv[i] do
     local a = argv[i]
     if a == "--help" or a == "-h" then
-      io.stdout:write(M.USAGE, "\n", require("isync.compat.imagesyncer").USAGE)
+      io.stdout:write(M.USAGE, "\n", require("isync.compat.imagesyncer").USAGE, "\n", require("isync.commands").EXIT_CODES)
       return 0
-    elseif a == "--version" or a == "-v" then
+    elseif a == "--version" then
       io.stdout:write("isync ", core.version, "\n")
       return 0
     elseif a == "--trace" then
       i = i + 1
     elseif a:sub(1, 1) == "-" and a ~= "-" then
-      error("unknown option " .. a .. " (see isync --help)", 0)
+      io.stderr:write("isync: unknown option ", a, " (see isync --help)\n")
+      return 2
     else
       return run_script(argv, i)
     end

@@ -11,48 +11,148 @@ local refname = require("isync.copy").refname
 
 local M = {}
 
-local COMMON = [[
-connection options:
-  --plain-http              talk HTTP (both sides for cp; --src-plain-http, --dst-plain-http)
-  --insecure                HTTPS without certificate verification (--src-insecure, --dst-insecure)
-  --ca FILE                 CA bundle for TLS (--src-ca, --dst-ca)
-credentials come from ~/.docker/config.json ($DOCKER_CONFIG).
-]]
-
-M.HELP = {
-  cp = "usage: isync cp [options] SRC DST\n\nCopies one image (a tag or a digest) with every platform; the destination digest\n" ..
-       "equals the source's. DST without a tag keeps the source's tag (or digest).\n  --force     copy even when the destination already has the digest\n" ..
-       "  --dry-run   say what would be copied\n  --referrers also copy its referrers (signatures, SBOMs, attestations)\n\n" .. COMMON,
-  ls = "usage: isync ls [options] REPO\n\nLists the tags of a repository (REGISTRY/PATH; Docker Hub when there is no registry).\n" ..
-       "  --digests   also each tag's digest (one HEAD per tag)\n\n" .. COMMON,
-  inspect = "usage: isync inspect [options] REF\n\nShows an image: media type, digest, size, platforms, layers, config and referrers\n" ..
-            "(signatures, SBOMs) where the registry offers them.\n  --json      print it as JSON\n\n" .. COMMON,
+-- Each command's flags: one table drives both the parsing and the help text, so a flag is
+-- shown exactly for the commands that take it. {flag, VALUE or false, help}
+local CONN = {
+  { "--plain-http", false, "talk plain HTTP (loopback registries fall back to it by themselves)" },
+  { "--insecure", false, "HTTPS without certificate verification, plain HTTP when HTTPS does not answer" },
+  { "--ca", "FILE", "trust this CA too (also: certs.d, SSL_CERT_FILE; see README \"Trust\")" },
+}
+local OUTPUT = {
+  { "-q", false, "quiet: no progress, no warnings", key = "quiet" },
+  { "--quiet", false, "the same as -q" },
+  { "-v", false, "verbose: also each retry and its reason", key = "verbose" },
+  { "--verbose", false, "the same as -v" },
+  { "-h", false, "this help", key = "help" },
+  { "--help", false, "the same as -h" },
 }
 
-local function parse(argv, flags)
+M.EXIT_CODES = [[
+exit status:
+  0    done
+  1    failed (the message says what, where and why; the code in parentheses is stable)
+  2    wrong usage (an unknown flag, a missing argument)
+  130  interrupted (Ctrl-C): open uploads are cancelled
+]]
+
+local COMMANDS = {
+  cp = {
+    usage = "isync cp [flags] SRC DST",
+    about = "Copies one image (a tag or a digest) with every platform; the destination digest\n" ..
+            "equals the source's. DST without a tag keeps the source's tag (or digest).\n" ..
+            "References may start with docker://.",
+    flags = {
+      { "--force", false, "copy even when the destination already has the digest" },
+      { "--dry-run", false, "say what would be copied, copy nothing" },
+      { "--referrers", false, "also copy its referrers (signatures, SBOMs, attestations)" },
+      { "--json", false, "print the result as JSON" },
+    },
+    sides = true,
+  },
+  ls = {
+    usage = "isync ls [flags] REPO",
+    about = "Lists the tags of a repository (REGISTRY/PATH; Docker Hub when there is no registry).\n" ..
+            "A repository that does not exist fails with NAME_UNKNOWN.",
+    flags = {
+      { "--digests", false, "also each tag's digest (one HEAD per tag)" },
+      { "--json", false, "print {repository, tags: [...]} (with digests: [{tag, digest}])" },
+    },
+  },
+  inspect = {
+    usage = "isync inspect [flags] REF",
+    about = "Shows an image: media type, digest, size, platforms, layers, config and referrers\n" ..
+            "(signatures, SBOMs) where the registry offers them.",
+    flags = { { "--json", false, "print it as JSON" } },
+  },
+}
+
+-- Every flag a command takes: its own, the connection flags (for cp also per side:
+-- --src-ca, --dst-insecure...), and the output flags.
+local function flags_of(name)
+  local c, out = COMMANDS[name], {}
+  for _, f in ipairs(c.flags) do out[#out + 1] = f end
+  for _, f in ipairs(CONN) do
+    out[#out + 1] = f
+    if c.sides then
+      for _, side in ipairs { "src", "dst" } do
+        out[#out + 1] = { "--" .. side .. f[1]:sub(2), f[2], "the same for the " .. (side == "src" and "source" or "destination") .. " only" }
+      end
+    end
+  end
+  for _, f in ipairs(OUTPUT) do out[#out + 1] = f end
+  return out
+end
+
+--- The help text of a command, from its flag table.
+function M.help(name)
+  local c = COMMANDS[name]
+  local lines = { "usage: " .. c.usage, "", c.about, "", "flags:" }
+  for _, f in ipairs(flags_of(name)) do
+    local left = f[1] .. (f[2] and (" " .. f[2]) or "")
+    lines[#lines + 1] = ("  %-22s %s"):format(left, f[3])
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "Credentials: REGISTRY_AUTH_FILE, containers auth.json, then ~/.docker/config.json"
+  lines[#lines + 1] = "(see README \"Credentials\")."
+  lines[#lines + 1] = ""
+  return table.concat(lines, "\n") .. M.EXIT_CODES
+end
+
+M.HELP = setmetatable({}, { __index = function(_, name) return COMMANDS[name] and M.help(name) end })
+
+-- Parses argv by the command's flag table: --flag, --flag VALUE, --flag=VALUE, -q, -v.
+-- A usage error raises {usage = message} (exit status 2).
+local function parse(argv, name)
+  local by = {}
+  for _, f in ipairs(flags_of(name)) do by[f[1]] = f end
   local o, pos = {}, {}
   local i = 1
   while argv[i] do
     local a = argv[i]
-    if a == "-h" or a == "--help" then o.help = true
-    elseif flags[a] == "value" then i = i + 1; o[a:sub(3):gsub("%-", "_")] = argv[i] or error(a .. " needs a value", 0)
-    elseif flags[a] then o[a:sub(3):gsub("%-", "_")] = true
-    elseif a:sub(1, 1) == "-" then error("unknown option " .. a, 0)
-    else pos[#pos + 1] = a end
+    local flag, inline = a:match("^(%-%-[%w%-]+)=(.*)$")
+    flag = flag or a
+    local f = by[flag]
+    if f then
+      local key = f.key or flag:gsub("^%-+", ""):gsub("%-", "_")
+      if f[2] then
+        local v = inline
+        if v == nil then i = i + 1; v = argv[i] end
+        if v == nil or v == "" then error({ usage = flag .. " needs a value (" .. f[2] .. ")" }) end
+        o[key] = v
+      elseif inline then
+        error({ usage = flag .. " takes no value" })
+      else
+        o[key] = true
+      end
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      error({ usage = ("unknown flag %s for isync %s (see isync %s --help)"):format(flag, name, name) })
+    else
+      pos[#pos + 1] = a
+    end
     i = i + 1
   end
   return o, pos
 end
 
-local CONN = { ["--plain-http"] = true, ["--src-plain-http"] = true, ["--dst-plain-http"] = true,
-               ["--insecure"] = true, ["--src-insecure"] = true, ["--dst-insecure"] = true,
-               ["--ca"] = "value", ["--src-ca"] = "value", ["--dst-ca"] = "value" }
-
-local function flags(extra)
-  local f = {}
-  for k, v in pairs(CONN) do f[k] = v end
-  for k, v in pairs(extra or {}) do f[k] = v end
-  return f
+-- Runs a command: usage errors print one line and exit 2; -q/-v set the log level and
+-- what retries and warnings show.
+local function command(name, fn)
+  return function(argv)
+    local ok, o, pos = pcall(parse, argv, name)
+    if not ok then
+      if type(o) == "table" and o.usage then io.stderr:write("isync: ", o.usage, "\n"); return 2 end
+      error(o, 0)
+    end
+    if o.help then io.stdout:write(M.help(name)); return 0 end
+    local log = isync.log { level = o.quiet and "quiet" or o.verbose and "verbose" or "info" }
+    if o.quiet then isync.on_warning = false end
+    local restore = require("isync.plan").log_retries(log)
+    local rc = table.pack(pcall(fn, o, pos, log))
+    restore()
+    log:close()
+    if not rc[1] then error(rc[2], 0) end
+    return rc[2]
+  end
 end
 
 local function open(o, side, registry)
@@ -64,57 +164,89 @@ local function open(o, side, registry)
   })
 end
 
+-- docker:// is how skopeo names a registry reference: the same thing here.
 local function ref_of(text, what)
-  local r, err = isync.parse_ref(text)
+  local r, err = isync.parse_ref((text:gsub("^docker://", "")))
   if not r then error(what .. ": " .. err, 0) end
   return r
 end
 
-function M.cp(argv)
-  local o, pos = parse(argv, flags { ["--force"] = true, ["--dry-run"] = true, ["--referrers"] = true })
-  if o.help then io.stdout:write(M.HELP.cp); return 0 end
-  if #pos ~= 2 then io.stderr:write(M.HELP.cp); return 2 end
+-- While fn runs: on a terminal, a live line with the bytes moved and the rate.
+local function with_progress(log, quiet, fn)
+  if not log.tty or quiet then return fn() end
+  return isync.run(function()
+    local t0, up0, done = isync.monotime(), require("isync.core").bytes_uploaded(), false
+    isync.spawn(function()
+      while not done do
+        isync.sleep(0.25)
+        if done then break end
+        local up, dt = require("isync.core").bytes_uploaded() - up0, isync.monotime() - t0
+        log:set_status(("isync: %s moved, %s/s"):format(report.human(up), report.human(dt > 0 and up / dt or 0)))
+      end
+    end)
+    local r = table.pack(fn())
+    done = true
+    log:clear_status()
+    return table.unpack(r, 1, r.n)
+  end)
+end
+
+M.cp = command("cp", function(o, pos, log)
+  if #pos ~= 2 then io.stderr:write(M.help("cp")); return 2 end
   local s, d = ref_of(pos[1], "source"), ref_of(pos[2], "destination")
   local sref = s.digest or s.tag or "latest"
   local dref = d.digest or d.tag or sref
   if d.digest and d.digest ~= s.digest then error("destination digest must equal the source's", 0) end
   local src, dst = open(o, "src", s.registry), open(o, "dst", d.registry)
-  local res, err, code = isync.copy(src, s.repo, sref, dst, d.repo, dref, { force = o.force, dry_run = o.dry_run, referrers = o.referrers })
+  local res, err, code = with_progress(log, o.quiet, function()
+    return isync.copy(src, s.repo, sref, dst, d.repo, dref, { force = o.force, dry_run = o.dry_run, referrers = o.referrers })
+  end)
   if not res then error(("%s (%s)"):format(err, code), 0) end
   local st = res.stats
+  local from, to = refname(s.registry, s.repo, sref), refname(d.registry, d.repo, dref)
+  if o.json then
+    print(json.encode({ status = res.status, source = from, destination = to, digest = res.digest,
+      blobs_copied = st.blobs_copied, blobs_mounted = st.blobs_mounted, blobs_present = st.blobs_skipped,
+      bytes = st.bytes, referrers_copied = o.referrers and st.referrers_copied or nil, note = res.note }, "  "))
+    return 0
+  end
   print(("%s %s -> %s %s (%d blobs copied, %d mounted, %d present, %s%s)%s"):format(res.status,
-    refname(s.registry, s.repo, sref), refname(d.registry, d.repo, dref), res.digest, st.blobs_copied,
-    st.blobs_mounted, st.blobs_skipped, report.human(st.bytes),
+    from, to, res.digest, st.blobs_copied, st.blobs_mounted, st.blobs_skipped, report.human(st.bytes),
     o.referrers and (", %d referrers copied"):format(st.referrers_copied) or "", res.note and ("; " .. res.note) or ""))
   return 0
-end
+end)
 
--- The start of the one-argument commands: options, --help, the reference and its registry.
--- Returns nil and the exit status when there is nothing more to do.
-local function one_ref(argv, name, extra, what)
-  local o, pos = parse(argv, flags(extra))
-  if o.help then io.stdout:write(M.HELP[name]); return nil, 0 end
-  if #pos ~= 1 then io.stderr:write(M.HELP[name]); return nil, 2 end
+-- The start of the one-argument commands: the reference and its registry, or nil and
+-- the exit status of a usage error.
+local function one_ref(o, pos, name, what)
+  if #pos ~= 1 then io.stderr:write(M.help(name)); return nil, 2 end
   local r = ref_of(pos[1], what)
-  return o, r, open(o, nil, r.registry)
+  return r, open(o, nil, r.registry)
 end
 
-function M.ls(argv)
-  local o, r, reg = one_ref(argv, "ls", { ["--digests"] = true }, "repository")
-  if not o then return r end
+M.ls = command("ls", function(o, pos)
+  local r, reg = one_ref(o, pos, "ls", "repository")
+  if not r then return reg end
   local tags, err, code = reg:tags(r.repo)
   if not tags then error(("%s (%s)"):format(err, code), 0) end
   table.sort(tags)
-  if not o.digests then
-    for _, t in ipairs(tags) do print(t) end
+  local heads = {}
+  if o.digests then
+    heads = isync.run(function()
+      return isync.map(tags, 8, function(t) return reg:head(r.repo, t) or false end)
+    end)
+  end
+  if o.json then
+    local list = json.array()
+    for i, t in ipairs(tags) do list[i] = o.digests and { tag = t, digest = heads[i] and heads[i].digest or nil } or t end
+    print(json.encode({ repository = r.registry .. "/" .. r.repo, tags = list }, "  "))
     return 0
   end
-  local heads = isync.run(function()
-    return isync.map(tags, 8, function(t) return reg:head(r.repo, t) or false end)
-  end)
-  for i, t in ipairs(tags) do print(("%s\t%s"):format(t, heads[i] and heads[i].digest or "?")) end
+  for i, t in ipairs(tags) do
+    print(o.digests and ("%s\t%s"):format(t, heads[i] and heads[i].digest or "?") or t)
+  end
   return 0
-end
+end)
 
 local function describe(reg, repo, m)
   local doc = manifest.decode(m.bytes) or {}
@@ -159,9 +291,9 @@ local function describe(reg, repo, m)
   return info
 end
 
-function M.inspect(argv)
-  local o, r, reg = one_ref(argv, "inspect", { ["--json"] = true }, "reference")
-  if not o then return r end
+M.inspect = command("inspect", function(o, pos)
+  local r, reg = one_ref(o, pos, "inspect", "reference")
+  if not r then return reg end
   local ref = r.digest or r.tag or "latest"
   local m, err, code = reg:manifest(r.repo, ref)
   if not m then error(("%s (%s)"):format(err, code), 0) end
@@ -185,6 +317,6 @@ function M.inspect(argv)
   print(("referrers:   %d via %s"):format(#info.referrers, info.referrers_via))
   for _, d in ipairs(info.referrers) do print(("  %s %s"):format(d.digest, d.artifact_type or d.media_type or "")) end
   return 0
-end
+end)
 
 return M

@@ -151,9 +151,13 @@ local function valid_names(list, valid, what, where)
   return kept
 end
 
---- All tags of a repository, following Link pagination. A missing repository has none.
+--- All tags of a repository, following Link pagination. opts: page_size, missing_ok (a
+--- repository that does not exist gives {} instead of nil, message, "NAME_UNKNOWN": for a
+--- destination that a sync may be about to create).
 function Registry:tags(repo, opts)
-  local list, err, code, info = call_reg(self, "tags", { repo = self:repo(repo), page_size = opts and opts.page_size })
+  opts = opts or {}
+  local list, err, code, info = call_reg(self, "tags", { repo = self:repo(repo), page_size = opts.page_size })
+  if not list and code == "NAME_UNKNOWN" and opts.missing_ok then return {} end
   if not list then return list, err, code, info end
   return valid_names(list, core.tag_valid, "tag", self.name .. "/" .. self:repo(repo))
 end

@@ -176,7 +176,7 @@ function M.mirror(spec)
           if not seen[k] then seen[k] = true; check[#check + 1] = t end
         end
         sched.map(check, 8, function(t)
-          local tags = t.reg:tags(t.drepo)
+          local tags = t.reg:tags(t.drepo, { missing_ok = true })
           if tags and #tags == 0 then
             known_new[#known_new + 1] = t.reg.name .. "/" .. t.reg:repo(t.drepo)
             spec.on_new_repo(t.reg, t.reg:repo(t.drepo))

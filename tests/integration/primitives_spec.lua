@@ -19,7 +19,11 @@ describe("registry primitives", function()
     local paged = assert(reg:tags(repo, { page_size = 2 }))
     table.sort(paged)
     assert.same(all, paged)
-    assert.same({}, reg:tags("prim/does-not-exist"))
+    assert.same({}, reg:tags("prim/does-not-exist", { missing_ok = true }))
+    local none, err, code = reg:tags("prim/does-not-exist")
+    assert.is_nil(none)
+    assert.equal("NAME_UNKNOWN", code)
+    assert.matches("prim/does%-not%-exist", err)
     local repos = assert(reg:catalog({ page_size = 3 }))
     local found = false
     for _, r in ipairs(repos) do if r == repo then found = true end end
