@@ -42,6 +42,7 @@ build = {
     ["isync.regex"] = "lua/isync/regex.lua",
     ["isync.report"] = "lua/isync/report.lua",
     ["isync.retry"] = "lua/isync/retry.lua",
+    ["isync.options"] = "lua/isync/options.lua",
     ["isync.trust"] = "lua/isync/trust.lua",
     ["isync.semver"] = "lua/isync/semver.lua",
     ["isync.rename"] = "lua/isync/rename.lua",

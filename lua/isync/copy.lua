@@ -305,6 +305,11 @@ local function platform_of_image(ctx, m)
   return { os = c.os, architecture = c.architecture, variant = c.variant, ["os.version"] = c["os.version"] }
 end
 
+--- What isync.copy's options table may hold (the plan passes the internal ones).
+M.OPTIONS = { force = true, dry_run = true, ledger = true, platforms = true, referrers = true, chunk_size = true,
+  buffer_size = true, blob_concurrency = true, manifest_concurrency = true, on_bytes = true, stall_budget = true,
+  max_retry_after = true, budget = true, blob_sem = true, prepared = true }
+
 --- "name/repo:tag", or "name/repo@digest" for a digest reference.
 function M.refname(name, repo, ref)
   return name .. "/" .. repo .. (ref:find(":", 1, true) and "@" or ":") .. ref

@@ -31,13 +31,19 @@ M.ref_string = ref_string
 --- (images-file paths) with output_format ("yaml" | "json"), stall_budget (seconds of
 --- stalled requests an image may spend, over all its requests and rounds; default one stall
 --- timeout of the registry), max_retry_after (a longer Retry-After fails the image; 300).
-function M.new(opts)
+M.OPTIONS = require("isync.options").names { "concurrency", "blob_concurrency", "blob_concurrency_per_image",
+  "manifest_concurrency", "buffer_size", "chunk_size", "dry_run", "force", "ledger", "log", "max_retry_after",
+  "output_failed", "output_format", "output_success", "platforms", "referrers", "report", "retries", "stall_budget" }
+
+function M.new(opts, level)
+  require("isync.options").check(opts, M.OPTIONS, "isync.plan", level or 2)
   return setmetatable({ opts = opts or {}, items = {} }, Plan)
 end
 
 --- Adds one copy. src and dst come from registry:ref(repo, ref); dst.ref defaults to src.ref.
 --- extra: {priority = n} (higher first), {label = "..."}.
 function Plan:copy(src, dst, extra)
+  require("isync.options").check(extra, require("isync.options").names { "priority", "label" }, "Plan:copy")
   assert(type(src) == "table" and src.registry and src.repo and src.ref, "plan:copy: a source ref is needed (registry:ref(repo, tag))")
   assert(type(dst) == "table" and dst.registry and dst.repo, "plan:copy: a destination ref is needed")
   local d = { registry = dst.registry, repo = dst.repo, ref = dst.ref or src.ref }
@@ -96,6 +102,7 @@ end
 
 --- Runs every copy; returns the report (report.failed == 0 when all went well).
 function Plan:run(run_opts)
+  require("isync.options").check(run_opts, M.OPTIONS, "Plan:run")
   local o = merged(self.opts, run_opts)
   local log = o.log
   if type(log) ~= "table" or not log.info then log = log_mod.new(log) end
@@ -253,7 +260,8 @@ function Plan:run(run_opts)
   if o.report then try(report:write_json(o.report)) end
   if o.output_failed then try(report:write_images(o.output_failed, { failed = true }, o.output_format)) end
   if o.output_success then
-    try(report:write_images(o.output_success, { copied = true, skipped = true }, o.output_format))
+    -- as image-syncer: what this run synced; unchanged and filtered-out images are in the report
+    try(report:write_images(o.output_success, { copied = true }, o.output_format))
   end
   if o.log ~= log then log:close() end
   return report

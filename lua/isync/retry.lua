@@ -41,6 +41,9 @@ function M.delay(policy, attempt, info)
 end
 
 --- Merges a partial policy over the defaults.
+--- The keys a retry policy table may hold (checked by isync.registry).
+M.OPTIONS = { attempts = true, base = true, max = true, max_retry_after = true }
+
 function M.policy(p)
   local out = {}
   for k, v in pairs(M.defaults) do out[k] = v end

@@ -4,7 +4,7 @@ local isync = require "isync"
 local H = require "helpers"
 
 local function tags_of(kind, repo)
-  local t = assert(H.registry(kind):tags(repo))
+  local t = assert(H.registry(kind):tags(repo, { missing_ok = true }))
   table.sort(t)
   return t
 end

