@@ -41,9 +41,11 @@ static int add_file(isync_buf *b, const char *path, int required, int pem, char 
 /* The PEM files SSL_CERT_DIR holds itself (Go tools read every file there). Symlinks are
  * skipped: in a system store they are OpenSSL's hash links to files already in the bundle,
  * which CURLOPT_CAPATH finds anyway. */
-static int add_dir(isync_buf *b, const char *dir, char *err, size_t errsz) {
+static int add_dir(isync_buf *b, const char *dir, const char *base, int *added, char *err, size_t errsz) {
   DIR *d = opendir(dir);
   if (!d) return 0;
+  struct stat bst;
+  int have_base = base && stat(base, &bst) == 0;
   struct dirent *e;
   int rc = 0;
   while (!rc && (e = readdir(d))) {
@@ -52,7 +54,12 @@ static int add_dir(isync_buf *b, const char *dir, char *err, size_t errsz) {
     char *path = NULL;
     if (asprintf(&path, "%s/%s", dir, e->d_name) < 0) { snprintf(err, errsz, "out of memory"); rc = -1; break; }
     struct stat st;
-    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) rc = add_file(b, path, 0, 0, err, errsz);
+    /* the store's own bundle often sits in that directory too: not twice */
+    int same = have_base && lstat(path, &st) == 0 && st.st_dev == bst.st_dev && st.st_ino == bst.st_ino;
+    if (!same && lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+      rc = add_file(b, path, 0, 0, err, errsz);
+      (*added)++;
+    }
     free(path);
   }
   closedir(d);
@@ -68,14 +75,17 @@ static int build_bundle(isync_registry *r, const isync_reg_opts *o, char *err, s
   int extra = (o->ca_file && *o->ca_file) || (o->ca_files && o->ca_files[0]);
   if (!extra && !(file && *file) && !(dir && *dir)) return 0;
   if (dir && *dir && !(r->ca_path = strdup(dir))) { snprintf(err, errsz, "out of memory"); return -1; }
-  const char *base = file && *file ? file : curl_version_info(CURLVERSION_NOW)->cainfo;
+  const char *dflt = curl_version_info(CURLVERSION_NOW)->cainfo;
+  const char *base = file && *file ? file : dflt;
   isync_buf b;
   isync_buf_init(&b, 0);
+  int added = extra;
   int rc = base ? add_file(&b, base, file && *file, 0, err, errsz) : 0;
-  if (!rc && dir && *dir) rc = add_dir(&b, dir, err, errsz);
+  if (!rc && dir && *dir) rc = add_dir(&b, dir, base, &added, err, errsz);
   if (!rc && o->ca_file && *o->ca_file) rc = add_file(&b, o->ca_file, 1, 1, err, errsz);
   for (size_t i = 0; !rc && o->ca_files && o->ca_files[i]; i++) rc = add_file(&b, o->ca_files[i], 1, 1, err, errsz);
   if (rc) { isync_buf_free(&b); return -1; }
+  if (!added && base == dflt) { isync_buf_free(&b); return 0; }   /* just curl's own store */
   r->ca_bundle = b.data;
   r->ca_bundle_len = b.len;
   return 0;
