@@ -53,15 +53,32 @@ static int msg_handler(lua_State *L) {
   return 1;
 }
 
-/* An error message may quote a registry: control characters (C0, DEL, and C1 as UTF-8)
- * become '?' so it cannot drive the terminal; a traceback keeps its newlines and tabs. */
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
+static int utf8_len(const unsigned char *p) {
+  int n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+  for (int i = 1; i < n; i++) if ((p[i] & 0xc0) != 0x80) return 0;
+  if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) return 0;   /* overlong, surrogate */
+  if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))) return 0;   /* overlong, > U+10FFFF */
+  return n;
+}
+
+/* An error message may quote a registry: control characters (C0, DEL, C1 as UTF-8) and
+ * bytes that are not UTF-8 (a bare 0x9b is an 8-bit CSI to some terminals) become '?',
+ * as isync.log.clean does; a traceback keeps its newlines and tabs. */
 static void put_clean(const char *s) {
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (g_trace && (*p == '\n' || *p == '\t')) fputc(*p, stderr);
-    else if (*p == '\n' || *p == '\t' || *p == '\r') fputc(' ', stderr);
-    else if (*p < 0x20 || *p == 0x7f) fputc('?', stderr);
-    else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) { fputc('?', stderr); p++; }
-    else fputc(*p, stderr);
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    if (*p < 0x80) {
+      if (g_trace && (*p == '\n' || *p == '\t')) fputc(*p, stderr);
+      else if (*p == '\n' || *p == '\t' || *p == '\r') fputc(' ', stderr);
+      else if (*p < 0x20 || *p == 0x7f) fputc('?', stderr);
+      else fputc(*p, stderr);
+      p++;
+      continue;
+    }
+    int n = utf8_len(p);
+    if (n == 0 || (n == 2 && p[0] == 0xc2 && p[1] <= 0x9f)) { fputc('?', stderr); p += n ? n : 1; continue; }
+    fwrite(p, 1, (size_t)n, stderr);
+    p += n;
   }
 }
 

@@ -17,7 +17,7 @@ local retry = require "isync.retry"
 
 local M = {}
 
-local inflight = {}   -- "base|repo|digest" -> task moving that blob now
+local inflight = {}   -- "base|repo|digest" -> {task moving that blob now, its budget}
 local known = {}      -- destination base URL -> digest -> { repo = true } (this process)
 local has_api = {}    -- destination base URL -> whether it offers the referrers API
 
@@ -79,18 +79,30 @@ end
 --- "mounted" | "copied", bytes moved; or nil, message, code. Shared by concurrent copies.
 local function blob(ctx, b, trust_ledger)
   local key = base_of(ctx.dst) .. "|" .. ctx.dst:repo(ctx.dst_repo) .. "|" .. b.digest
-  local t = inflight[key]
-  if t and not ctx.dry_run then
-    local how, n, code = sched.wait(t)
-    if how then return "skipped", 0 end   -- another copy moved it: nothing moved for us
+  local mine = sched.context()
+  mine = mine and mine.budget
+  -- a failure that spent the blob's budget (a stall, a refused connection) spends the
+  -- budget of every image that needed the blob: none of them gets another round for it
+  local function outcome(entry, how, n, code)
+    if not how and entry.budget.final and mine then mine.final = true end
     return how, n, code
   end
-  t = sched.spawn(move_blob, ctx, b, trust_ledger)
-  inflight[key] = t
-  local ok, how, n, code = pcall(sched.wait, t)
-  if inflight[key] == t then inflight[key] = nil end
+  local entry = inflight[key]
+  if entry and not ctx.dry_run then
+    local how, n, code = sched.wait(entry.task)
+    if how then return "skipped", 0 end   -- another copy moved it: nothing moved for us
+    return outcome(entry, how, n, code)
+  end
+  -- a blob other images may wait for runs under a budget of its own (with the image's
+  -- limits): an image whose budget is already spent must not fail another image's copy
+  -- of a shared layer
+  entry = { budget = retry.budget { stall = mine and mine.stall, max_retry_after = mine and mine.max_retry_after } }
+  entry.task = sched.spawn(function() return sched.with_context({ budget = entry.budget }, move_blob, ctx, b, trust_ledger) end)
+  inflight[key] = entry
+  local ok, how, n, code = pcall(sched.wait, entry.task)
+  if inflight[key] == entry then inflight[key] = nil end
   if not ok then error(how, 0) end
-  return how, n, code
+  return outcome(entry, how, n, code)
 end
 
 -- A source manifest, fetched once per run: prepare() fetches, the copy reuses. Returns
@@ -294,14 +306,18 @@ end
 -- platform the user excluded.
 local function platform_of_image(ctx, m)
   local doc = manifest.decode(m.bytes)
-  if not doc or type(doc.config) ~= "table" then return nil end
+  local function unknown(why)
+    fail(("%s: cannot tell its platform to apply the platform filter (%s): %s"):format(ctx.label,
+      platform.describe(ctx.filter), why), "MANIFEST_INVALID")
+  end
+  if not doc or type(doc.config) ~= "table" then unknown("the manifest names no config") end
   local cfg, err, code = ctx.src:blob(ctx.src_repo, doc.config.digest, { max_size = 4 * 1024 * 1024 })
   if not cfg then
     fail(("%s: cannot read its config to apply the platform filter (%s): %s"):format(ctx.label,
       platform.describe(ctx.filter), err), code)
   end
   local c = require("isync.json").decode(cfg)
-  if type(c) ~= "table" then return nil end
+  if type(c) ~= "table" then unknown("its config is not a JSON object") end
   return { os = c.os, architecture = c.architecture, variant = c.variant, ["os.version"] = c["os.version"] }
 end
 

@@ -64,7 +64,11 @@ local REGISTRY_OPTS = options.names { "username", "password", "plain_http", "ski
 function M.registry(name, opts)
   if type(name) ~= "string" then error("isync.registry: a host name is needed (such as 'quay.io' or '127.0.0.1:5000')", 2) end
   opts = options.check(opts, REGISTRY_OPTS, "isync.registry")
-  if type(opts.retry) == "table" then options.check(opts.retry, retry.OPTIONS, "isync.registry: retry") end
+  options.positive(opts, { "connect_timeout", "timeout", "stall_timeout", "max_connections" }, "isync.registry", 2, true)
+  if type(opts.retry) == "table" then
+    options.check(opts.retry, retry.OPTIONS, "isync.registry: retry")
+    options.positive(opts.retry, { "attempts", "base", "max", "max_retry_after" }, "isync.registry: retry")
+  end
   if name == "index.docker.io" then name = "docker.io" end
   local copts = {}
   for k, v in pairs(opts) do copts[k] = v end

@@ -50,4 +50,17 @@ function M.check(opts, known, fn, level)
   return opts
 end
 
+--- Checks that each named option present in opts is a positive number (an integer where
+--- integer is set), raising at the user's call like check. Returns opts.
+function M.positive(opts, names, fn, level, integer)
+  for _, k in ipairs(names) do
+    local v = opts[k]
+    if v ~= nil and (type(v) ~= "number" or v <= 0 or (integer and math.type(v) ~= "integer")) then
+      error(("%s: option '%s' must be a positive %s, not %s"):format(fn, k, integer and "integer" or "number",
+        type(v) == "string" and ("%q"):format(v) or tostring(v)), (level or 2) + 1)
+    end
+  end
+  return opts
+end
+
 return M

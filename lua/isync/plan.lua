@@ -37,6 +37,10 @@ M.OPTIONS = require("isync.options").names { "concurrency", "blob_concurrency", 
 
 function M.new(opts, level)
   require("isync.options").check(opts, M.OPTIONS, "isync.plan", level or 2)
+  if opts then
+    require("isync.options").positive(opts, { "stall_budget", "max_retry_after" }, "isync.plan", level or 2)
+    require("isync.options").positive(opts, { "concurrency", "blob_concurrency" }, "isync.plan", level or 2, true)
+  end
   return setmetatable({ opts = opts or {}, items = {} }, Plan)
 end
 
@@ -140,9 +144,10 @@ function Plan:run(run_opts)
 
   -- One retry budget per image, kept across rounds: a stall or a refused connection
   -- spends it, and then the image gets no further round (isync.retry).
+  local budgets = {}   -- per run: a later run of the same plan starts afresh
   local function budget_of(it)
-    it.budget = it.budget or retry.budget { stall = o.stall_budget, max_retry_after = o.max_retry_after }
-    return it.budget
+    budgets[it] = budgets[it] or retry.budget { stall = o.stall_budget, max_retry_after = o.max_retry_after }
+    return budgets[it]
   end
 
   local function sync_one(it)
@@ -212,7 +217,7 @@ function Plan:run(run_opts)
     -- one image: copy it, then either queue it for another round or record its outcome
     local function run_one(it, round, again)
       local entry = sync_one(it)
-      if entry.status == "failed" and retry.transient(entry.code) and not (it.budget and it.budget.final) and round < (o.retries or 2) then
+      if entry.status == "failed" and retry.transient(entry.code) and not (budgets[it] and budgets[it].final) and round < (o.retries or 2) then
         again[#again + 1] = it
         log:verbose(("retry later %s: %s"):format(entry.source, entry.reason))
         return

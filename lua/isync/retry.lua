@@ -12,7 +12,8 @@
 --   * a stall (TIMEOUT): the requests of one image share a budget (M.budget) of time lost
 --     to stalls, by default one stall timeout of the registry: the first stall spends it
 --     and the image fails then, instead of stall_timeout x attempts x image rounds;
---   * a Retry-After beyond max_retry_after (300 s) fails at once, naming the wait asked for;
+--   * a Retry-After beyond max_retry_after (300 s) fails at once, naming the wait asked for,
+--     and so does one that would take the image's Retry-After waits, added up, beyond it;
 --   * an address that does not resolve or refuses connections (CONNECT) gets one quick
 --     retry: nothing there will answer within a backoff.
 -- Such a failure also marks the budget final: plans do not give the image another round.
@@ -58,7 +59,7 @@ end
 --- should not be retried by a later round either.
 function M.budget(opts)
   opts = opts or {}
-  return { stall = opts.stall, max_retry_after = opts.max_retry_after, stalled = 0, final = false }
+  return { stall = opts.stall, max_retry_after = opts.max_retry_after, stalled = 0, waited = 0, final = false }
 end
 
 -- nil when the failure may be retried, else the (possibly amended) message to return.
@@ -72,6 +73,11 @@ local function stop(policy, attempt, err, code, info, env, elapsed)
     budget.final = true
     return ("%s; %s asked to retry after %d s, more than the %d s allowed (max_retry_after): not waiting"):format(
       err, env.name or "the registry", ra, cap)
+  end
+  if ra and budget.waited + ra > cap then
+    budget.final = true
+    return ("%s; %s asked to retry after %d s, and this image has waited %d s already of the %d s allowed (max_retry_after)"):format(
+      err, env.name or "the registry", ra, budget.waited, cap)
   end
   if code == "TIMEOUT" then
     budget.stalled = budget.stalled + elapsed
@@ -105,7 +111,8 @@ function M.call(policy, sleep, on_retry, fn, env)
     if v ~= nil then return v, err, code, info end
     local final = stop(policy, attempt, err, code, info, env, clock() - t0)
     if final then return nil, final, code, info end
-    local d = code == "CONNECT" and policy.base or M.delay(policy, attempt, info)
+    local d = code == "CONNECT" and policy.base * (0.5 + math.random() * 0.5) or M.delay(policy, attempt, info)
+    if info and info.retry_after then env.budget.waited = env.budget.waited + d end
     if on_retry then on_retry(err, code, d, attempt) end
     sleep(d)
     attempt = attempt + 1

@@ -54,7 +54,7 @@ local function source_fault(name, proxy_args)
   return r
 end
 
-local function assert_stall_failed(r, fault)
+local function assert_stall_failed(r, fault, max_stalls)
   assert.is_false(r.ok, r.what)
   assert(r.bad and r.good, "both images in the report: " .. r.what)
   assert.matches("fault=" .. fault, r.proxy_log)                     -- the stall really happened
@@ -69,17 +69,17 @@ local function assert_stall_failed(r, fault)
   -- the image's requests stall at once (at most one per blob: 2 layers and the config),
   -- never again in a retry or a later round
   local _, stalls = r.proxy_log:gsub("fault=" .. fault, "")
-  assert.is_true(stalls <= 3, stalls .. " stalls: " .. r.what)
+  assert.is_true(stalls >= 1 and stalls <= (max_stalls or 3), stalls .. " stalls: " .. r.what)
   H.rm(r.dir)
 end
 
 describe("time bounds", function()
   it("a registry that never sends its status line fails that image in one stall timeout", function()
-    assert_stall_failed(source_fault("head", "--stall-head 100 --only '/v2/%s/manifests/'"), "stall%-head")
+    assert_stall_failed(source_fault("head", "--stall-head 100 --only '/v2/%s/manifests/'"), "stall%-head", 1)
   end)
 
   it("a manifest that stops mid-body fails that image in one stall timeout", function()
-    assert_stall_failed(source_fault("manifest", "--stall-body 100 --methods GET --only '/v2/%s/manifests/'"), "stall%-body")
+    assert_stall_failed(source_fault("manifest", "--stall-body 100 --methods GET --only '/v2/%s/manifests/'"), "stall%-body", 1)
   end)
 
   it("a blob that stops mid-body fails that image in one stall timeout", function()
@@ -125,7 +125,7 @@ describe("time bounds", function()
     H.rm(r.dir)
   end)
 
-  it("an address that refuses connections or does not resolve fails fast, without rounds", function()
+  it("an address that refuses connections fails fast, without rounds", function()
     local dir = H.tmpdir()
     local good = H.unique("tb/conn-good")
     seed(good)
@@ -133,20 +133,18 @@ describe("time bounds", function()
     local _, port = H.sh([[python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])']])
     port = assert(port:match("%d+"))
     local dst = H.env("ISYNC_T_PLAIN2")
-    local refused, unknown = "127.0.0.1:" .. port .. "/a/b:v1", "nonexistent.invalid/a/b:v1"
+    -- (only 127.0.0.1: an unresolvable name would ask the machine's DNS server)
+    local refused = "127.0.0.1:" .. port .. "/a/b:v1"
     local src = H.env("ISYNC_T_PLAIN")
-    local r = sync(dir, { { refused, dst .. "/m/refused" }, { unknown, dst .. "/m/unknown" },
-                          { src .. "/" .. good .. ":v1", dst .. "/m/" .. good } })
+    local r = sync(dir, { { refused, dst .. "/m/refused" }, { src .. "/" .. good .. ":v1", dst .. "/m/" .. good } })
     assert.is_false(r.ok, r.what)
-    local a, b = r.by_source[refused], r.by_source[unknown]
-    assert(a and b, r.what)
+    local a = r.by_source[refused]
+    assert(a, r.what)
     assert.equal("CONNECT", a.code, r.what)
-    assert.equal("CONNECT", b.code, r.what)
     assert.matches("127.0.0.1:" .. port, a.reason, 1, true)
-    assert.matches("nonexistent.invalid", b.reason, 1, true)
     assert.equal("copied", r.by_source[src .. "/" .. good .. ":v1"].status, r.what)
     assert.is_false(r.log:find("retry later", 1, true) ~= nil, r.what)   -- no image-level round
-    assert.is_true(r.seconds < 6, r.what)
+    assert.is_true(r.seconds < 15, r.what)
     H.rm(dir)
   end)
 end)
