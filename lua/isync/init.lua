@@ -134,6 +134,10 @@ local function call_reg(self, op, args, stall_timeout)
   if code == "UNAUTHORIZED" and self.looked_in and type(err) == "string" and err:find("none were found", 1, true) then
     err = err .. " (looked in: " .. (#self.looked_in > 0 and table.concat(self.looked_in, ", ") or "no file") .. ")"
   end
+  if code == "TLS" and type(err) == "string" and (err:find("local issuer", 1, true) or err:find("self.signed", 1, false)) then
+    err = err .. (" (its CA is not trusted: put it in ~/.config/containers/certs.d/%s/ca.crt or /etc/docker/certs.d/%s/ca.crt, or pass --ca FILE)")
+      :format(self.name, self.name)
+  end
   return r1, err, code, info
 end
 

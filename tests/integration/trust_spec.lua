@@ -17,10 +17,12 @@ local function copy_file(from, to)
 end
 
 describe("trust", function()
-  local repo, tls
+  local repo, tls, repo_plain
   setup(function()
     repo = H.unique("trust/app-")
     H.mkimage("tls", "single", repo, "v1", "--layers", "1", "--layer-size", "1K")
+    repo_plain = H.unique("trust/plain-")
+    H.mkimage("plain", "single", repo_plain, "v1", "--layers", "1", "--layer-size", "1K")
     tls = H.env("ISYNC_T_TLS")
   end)
 
@@ -28,6 +30,7 @@ describe("trust", function()
     local rc, out = isync_env("ls " .. tls .. "/" .. repo, {})
     assert.equal(1, rc, out)
     assert.matches("certificate", out)
+    assert.truthy(out:find("its CA is not trusted: put it in ~/.config/containers/certs.d/" .. tls .. "/ca.crt", 1, true), out)
   end)
 
   it("trusts a CA from <certs.d>/HOST:PORT/*.crt (ISYNC_CERTS_D)", function()
@@ -54,6 +57,27 @@ describe("trust", function()
     local dir = H.tmpdir()
     copy_file(H.env("ISYNC_T_CA"), dir .. "/company.pem")
     rc, out = isync_env("ls " .. tls .. "/" .. repo, { SSL_CERT_DIR = dir })
+    H.rm(dir)
+    assert.equal(0, rc, out)
+    assert.matches("v1", out)
+  end)
+
+  it("presents a client certificate from <certs.d>/HOST:PORT/*.cert + *.key (mTLS)", function()
+    local mtls = H.env("ISYNC_T_MTLS")
+    local mrepo = H.unique("trust/mtls-")
+    local dir = H.tmpdir()
+    local d = dir .. "/certs.d/" .. mtls
+    copy_file(H.env("ISYNC_T_CA"), d .. "/ca.crt")
+    -- without the client pair the registry refuses the handshake
+    local rc, out = isync_env("ls " .. mtls .. "/" .. mrepo, { ISYNC_CERTS_D = dir .. "/certs.d" })
+    assert.equal(1, rc, out)
+    assert.matches("bad certificate", out)
+    copy_file(H.env("ISYNC_T_CLIENT_CERT"), d .. "/client.cert")
+    copy_file(H.env("ISYNC_T_CLIENT_KEY"), d .. "/client.key")
+    rc, out = isync_env("cp " .. H.env("ISYNC_T_PLAIN") .. "/" .. repo_plain .. ":v1 " .. mtls .. "/" .. mrepo .. ":v1",
+      { ISYNC_CERTS_D = dir .. "/certs.d" })
+    assert.equal(0, rc, out)
+    rc, out = isync_env("ls " .. mtls .. "/" .. mrepo, { ISYNC_CERTS_D = dir .. "/certs.d" })
     H.rm(dir)
     assert.equal(0, rc, out)
     assert.matches("v1", out)
