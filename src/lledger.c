@@ -33,39 +33,58 @@ static int l_open(lua_State *L) {
   return 1;
 }
 
-/* Appends one record to the table (argument 3); runs protected (see push_record). */
+/* Hands one record to the sink (argument 3): appended to the records table, or passed to
+ * the caller's function. Runs protected (see push_record). */
 static int push_one(lua_State *L) {
   const char *payload = lua_touserdata(L, 1);
   size_t n = (size_t)lua_tointeger(L, 2);
-  lua_pushlstring(L, payload, n);
-  lua_rawseti(L, 3, (lua_Integer)lua_rawlen(L, 3) + 1);
+  if (lua_istable(L, 3)) {
+    lua_pushlstring(L, payload, n);
+    lua_rawseti(L, 3, (lua_Integer)lua_rawlen(L, 3) + 1);
+  } else {
+    lua_pushvalue(L, 3);
+    lua_pushlstring(L, payload, n);
+    lua_call(L, 1, 0);
+  }
   return 0;
 }
 
-/* The ledger's load callback: a memory error must not unwind through the C loader (its
- * FILE and line buffer would leak), so the Lua work runs under lua_pcall and a failure
- * stops the load instead. Pushing a light C function, a light userdata and an integer
- * does not allocate. */
+typedef struct { lua_State *L; int failed; } load_ctx;
+
+/* The ledger's load callback: an error (memory, or raised by the caller's function) must
+ * not unwind through the C loader (its FILE and line buffer would leak), so the Lua work
+ * runs under lua_pcall and a failure stops the load, leaving the error value on top of
+ * the stack for m_load. Pushing a light C function, a light userdata and an integer does
+ * not allocate. */
 static int push_record(void *ud, const char *payload, size_t n) {
-  lua_State *L = ud;
+  load_ctx *c = ud;
+  lua_State *L = c->L;
   lua_pushcfunction(L, push_one);
   lua_pushlightuserdata(L, (void *)payload);
   lua_pushinteger(L, (lua_Integer)n);
-  lua_pushvalue(L, -4);   /* the records table */
-  if (lua_pcall(L, 3, 0, 0) != LUA_OK) { lua_pop(L, 1); return 1; }
+  lua_pushvalue(L, 3);   /* the sink */
+  if (lua_pcall(L, 3, 0, 0) != LUA_OK) { c->failed = 1; return 1; }
   return 0;
 }
 
-/* ledger:load() -> {payload...}, skipped */
+/* ledger:load() -> {payload...}, skipped
+ * ledger:load(fn) -> skipped, calling fn(payload) for each record in order; an error raised
+ * by fn stops the load and is raised again once the file is closed. */
 static int m_load(lua_State *L) {
   isync_ledger *l = check_open(L);
-  lua_newtable(L);
+  int with_fn = !lua_isnoneornil(L, 2);
+  if (with_fn) luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_settop(L, 2);
+  if (with_fn) lua_pushvalue(L, 2);
+  else lua_newtable(L);
   luaL_checkstack(L, 8, "ledger load");   /* push_record's slots, reserved before the file opens */
+  load_ctx c = { L, 0 };
   char err[512];
-  int skipped = isync_ledger_load(l, push_record, L, err, sizeof err);
+  int skipped = isync_ledger_load(l, push_record, &c, err, sizeof err);
+  if (c.failed && with_fn) return lua_error(L);
   if (skipped < 0) return fail(L, err);
   lua_pushinteger(L, skipped);
-  return 2;
+  return with_fn ? 1 : 2;
 }
 
 static int m_append(lua_State *L) {

@@ -35,10 +35,10 @@ function M.open(path)
   local file, err, code = core.ledger_open(path)
   if not file then return nil, err, code end
   local self = setmetatable({ path = path, file = file, blobs = {}, images = {}, live = 0, skipped = 0 }, Ledger)
-  local records, skipped = file:load()
-  if not records then return nil, skipped, "LEDGER" end
+  -- each record is applied as it is read: no table of every record ever written
+  local skipped, err = file:load(function(rec) self:_apply(rec) end)
+  if not skipped then file:close(); return nil, err, "LEDGER" end
   self.skipped = skipped
-  for _, rec in ipairs(records) do self:_apply(rec) end
   return self
 end
 

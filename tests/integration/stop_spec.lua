@@ -85,3 +85,32 @@ describe("Ctrl-C with several uploads open", function()
     assert.is_true(tonumber(ms) < 8000, "took " .. ms .. " ms to stop")
   end)
 end)
+
+describe("Ctrl-C at different moments of a copy", function()
+  -- The SIGINT handler may only run on the Lua thread (the engine blocks signals); whatever
+  -- the copy is doing when it comes (ping, token, blob reads, uploads), the host must take
+  -- its own exit path: "isync: interrupted", status 130, nothing from the sanitizers.
+  it("exits 130 through the clean path every time", function()
+    local repo = H.unique("stop/moments-")
+    H.mkimage("plain", "single", repo, "v1", "--layers", "4", "--layer-size", "1M")
+    for i, delay in ipairs { 0, 0.2, 0.5, 1.0, 1.5 } do
+      local dir = H.tmpdir()
+      local src = H.start_proxy("plain", dir, "src", "--rate 200000 --only /blobs/sha256")
+      local cmd = table.concat({ "exec", H.q(H.bin), "cp", "--plain-http",
+        src.addr .. "/" .. repo .. ":v1", H.target("plain2").addr .. "/" .. repo .. "-m" .. i .. ":v1" }, " ")
+      -- wait for the first request (the handler is installed by then), then the delay
+      local ok, out = H.sh(("(%s) 2>%s & pid=$!; for i in $(seq 200); do " ..
+        "[ -s %s ] && break; sleep 0.05; done; sleep %s; kill -INT $pid; wait $pid; echo rc=$?")
+        :format(cmd, H.q(dir .. "/err"), H.q(src.log), tostring(delay)))
+      H.stop_proxy(src)
+      local err = H.read(dir .. "/err") or ""
+      H.rm(dir)
+      assert(ok, out)
+      local what = ("delay %s s: %s %s"):format(delay, out, err)
+      assert.equal("130", out:match("rc=(%d+)"), what)
+      assert.matches("isync: interrupted", err, 1, true, what)
+      assert.is_nil(err:find("Sanitizer", 1, true), what)
+      assert.is_nil(err:find("runtime error", 1, true), what)
+    end
+  end)
+end)

@@ -84,6 +84,49 @@ describe("isync.ledger", function()
     os.execute("rm -rf " .. dir)
   end)
 
+  it("an error raised by the load callback propagates after the file is closed", function()
+    local core = require "isync.core"
+    local dir = tmp()
+    local path = dir .. "/ledger"
+    local l = assert(ledger.open(path))
+    l:add_blob("b", "r", "sha256:1")
+    l:add_blob("b", "r", "sha256:2")
+    l:close()
+    local function open_fds()
+      local st = assert(io.open("/proc/self/stat"))   -- opened by this process: its pid
+      local pid = st:read("n")
+      st:close()
+      local p = io.popen("ls /proc/" .. pid .. "/fd")
+      local n = 0
+      for _ in p:lines() do n = n + 1 end
+      p:close()
+      return n
+    end
+    local file = assert(core.ledger_open(path))
+    local seen = {}
+    local before = open_fds()
+    for _ = 1, 50 do
+      seen = {}
+      local ok, err = pcall(file.load, file, function(rec)
+        seen[#seen + 1] = rec
+        error("boom in callback", 0)
+      end)
+      assert.is_false(ok)
+      assert.equal("boom in callback", err)
+      assert.equal(1, #seen)          -- the load stopped at the first error
+    end
+    assert.is_true(open_fds() <= before)   -- no FILE left open per failed load
+    -- the ledger is still usable, and the callback form sees every record
+    local n = 0
+    assert.equal(0, file:load(function() n = n + 1 end))
+    assert.equal(2, n)
+    local records, skipped = file:load()
+    assert.equal(2, #records)
+    assert.equal(0, skipped)
+    file:close()
+    os.execute("rm -rf " .. dir)
+  end)
+
   it("says where it cannot write", function()
     local l, err = ledger.open("/proc/nonexistent-dir/ledger")
     assert.is_nil(l)
