@@ -92,7 +92,8 @@ static void req_finished(isync_engine *e, isync_http *h) {
   int own = eff && isync_registry_same_origin(c->reg, eff);
   /* a blob GET the registry sent elsewhere (object storage): that origin may also be
    * named by its Links and Locations from now on */
-  if (eff && !own && h->cc == CURLE_OK && isync_registry_same_origin(c->reg, c->url))
+  if (eff && !own && h->cc == CURLE_OK && h->status >= 200 && h->status < 300 &&
+      isync_registry_same_origin(c->reg, c->url))
     isync_registry_note_redirect(c->reg, eff);
   if (h->cc == CURLE_OK && h->status == 401 && own && !c->auth_retried && !streamed_body &&
       (c->reg->auth_state == ISYNC_AUTH_BEARER || isync_auth_learn(c->reg, h))) {
