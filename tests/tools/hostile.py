@@ -207,6 +207,9 @@ def main():
     ap.add_argument("--user")
     ap.add_argument("--password-env", default="HOSTILE_PASSWORD")
     args = ap.parse_args()
+    host = args.upstream.rsplit(":", 1)[0].strip("[]")
+    if host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get("ISYNC_T_ALLOW_REMOTE"):
+        sys.exit("hostile.py: --upstream %s is not a loopback address (ISYNC_T_ALLOW_REMOTE=1 overrides)" % args.upstream)
     if args.user and not os.environ.get(args.password_env):
         sys.exit("hostile.py: --user needs the password in $%s" % args.password_env)
     for p in (args.log, args.foreign_log):
