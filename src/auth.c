@@ -12,6 +12,10 @@
 #include <strings.h>
 #include <time.h>
 
+/* a token answer is a JWT or two and a few fields: anything bigger is refused before the
+ * JSON reader (whose tree costs a multiple of its input) sees it */
+#define TOKEN_BODY_MAX (64u << 10)
+
 static time_t mono_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -182,7 +186,11 @@ static void token_done(isync_engine *e, isync_http *h) {
   t->err = NULL;
   t->code = NULL;
   char msg[1600];
-  if (h->cc != CURLE_OK) {
+  if (h->cc == CURLE_WRITE_ERROR && h->body.overflow) {
+    snprintf(msg, sizeof msg, "token request to %s: the answer is larger than %u bytes", url, TOKEN_BODY_MAX);
+    t->code = "TOO_LARGE";
+    t->err = strdup(msg);
+  } else if (h->cc != CURLE_OK) {
     transport_failure(h, "token request to", &t->err, &t->code);
   } else if (h->status != 200) {
     /* a token server's 401 is about the credentials themselves, never about scopes */
@@ -207,7 +215,10 @@ static void token_done(isync_engine *e, isync_http *h) {
       isync_wipe_free(t->token);
       t->token = strdup(tok);
       const isync_json *exp = isync_json_get(doc, "expires_in");
-      long life = exp && exp->type == ISYNC_JNUM && exp->num > 0 ? (long)exp->num : 60;
+      /* a server's number: clamped before the cast (1e300 would be UB, and 0 would make
+       * every request fetch a token) */
+      double v = exp && exp->type == ISYNC_JNUM && exp->num > 0 ? exp->num : 60;   /* NaN, 0, <0: default */
+      long life = v < 1 ? 1 : v > 86400 ? 86400 : (long)v;
       /* refresh early: a quarter of the lifetime, at most 30 s, before it ends */
       long margin = life / 4 < 30 ? life / 4 : 30;
       t->expires = mono_now() + life - margin;
@@ -245,6 +256,7 @@ static void start_token_fetch(isync_engine *e, isync_registry *r, isync_token *t
   free(url);
   if (!h) { t->fetching = 0; isync_waiter *w = t->waiters; t->waiters = NULL; wake(e, w, 0, "INTERNAL", "out of memory"); return; }
   isync_registry_setup_http(r, h, 0);
+  h->body.limit = TOKEN_BODY_MAX;
   if (refresh) {
     /* docker's identity token: an OAuth2 refresh token, POSTed as a form */
     isync_buf form;

@@ -128,7 +128,6 @@ static void get_setup(isync_engine *e, isync_job *j, isync_http *h) {
   (void)e;
   isync_registry_setup_http(j->src, h, 1);
   curl_easy_setopt(h->easy, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(h->easy, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt(h->easy, CURLOPT_BUFFERSIZE, 256L * 1024);
   h->body.limit = 64u << 10;
   h->write_fn = get_write;
@@ -202,8 +201,18 @@ static void put_done(isync_engine *e, isync_job *j, isync_http *h) {
   char *loc = isync_http_header_dup(h, "Location");
   if (loc) {
     char *abs = isync_url_resolve(h->url, loc);
-    if (abs) { free(bc->upload_url); bc->upload_url = abs; }
     free(loc);
+    if (abs && !isync_registry_may_follow(j->reg, abs)) {
+      char origin[512];
+      isync_url_origin(abs, origin, sizeof origin);
+      isync_job_set_error(j, "PROTOCOL", "PATCH blob: registry %s named an upload Location on %s, which is not the registry: refused",
+                          j->reg->name, origin);
+      free(abs);
+      isync_http_free(e, h);
+      abort_copy(e, j);
+      return;
+    }
+    if (abs) { free(bc->upload_url); bc->upload_url = abs; }
   }
   if (closing && (!bc->verified || bc->get)) {
     /* the registry committed before the download proved the digest: impossible with the
@@ -278,9 +287,18 @@ static void post_done(isync_engine *e, isync_job *j, isync_http *h) {
     isync_http_free(e, h);
     return;
   }
-  j->bc->upload_url = isync_url_resolve(h->url, loc);
+  char *abs = isync_url_resolve(h->url, loc);
   free(loc);
   isync_http_free(e, h);
+  if (abs && !isync_registry_may_follow(j->reg, abs)) {
+    char origin[512];
+    isync_url_origin(abs, origin, sizeof origin);
+    isync_job_fail(e, j, "PROTOCOL", "POST blob upload: registry %s named an upload Location on %s, which is not the registry: refused",
+                   j->reg->name, origin);
+    free(abs);
+    return;
+  }
+  j->bc->upload_url = abs;
   start_get(e, j);
 }
 

@@ -108,6 +108,11 @@ isync_http *isync_http_new(const char *method, const char *url) {
   curl_easy_setopt(c, CURLOPT_USERAGENT, "isync/" ISYNC_VERSION);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  /* where redirects are followed (blob GETs): a bounded chain, and credentials never
+   * travel to another host (curl >= 7.58 also drops our custom Authorization header
+   * there; hostile_spec checks it) */
+  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
   if (strcmp(method, "HEAD") == 0) {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (strcmp(method, "GET") != 0) {

@@ -35,6 +35,7 @@ void isync_job_unref(isync_job *j) {
   free(j->err); free(j->out_media_type);
   for (size_t i = 0; i < j->nlist; i++) free(j->list[i]);
   free(j->list);
+  free(j->seen);
   free(j->scopes); free(j->src_scopes);
   if (j->bc) isync_blobcopy_free(j->bc);
   free(j);
@@ -163,7 +164,9 @@ void isync_job_set_http_error(isync_job *j, isync_http *h, const char *what, con
   if (isync_http_get_header(h, "Retry-After", ra, sizeof ra)) j->retry_after = isync_parse_retry_after(ra, time(NULL));
   /* the registry's own words: {"errors":[{"code":..,"message":..,"detail":..}]} */
   const char *code = NULL, *message = NULL;
-  isync_json *doc = h->body.len ? isync_json_parse(h->body.data, h->body.len) : NULL;
+  /* an error document is a few hundred bytes: a larger body is not parsed (the JSON
+   * reader's tree costs a multiple of its input) */
+  isync_json *doc = h->body.len && h->body.len <= (64u << 10) ? isync_json_parse(h->body.data, h->body.len) : NULL;
   const isync_json *errs = isync_json_get(doc, "errors");
   if (errs && errs->type == ISYNC_JARR && errs->n > 0) {
     code = isync_code_intern(isync_json_getstr(errs->items[0], "code"));

@@ -68,6 +68,8 @@ struct isync_job {
   int nslots;
   char *scopes, *src_scopes;
   long pages;                    /* tags pagination, bounded */
+  uint64_t *seen;                /* hashes of the pages' URLs: a loop is detected */
+  size_t seen_cap, list_bytes;   /* seen's slots (open addressing); bytes of all pages */
   isync_blobcopy *bc;
 };
 

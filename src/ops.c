@@ -15,6 +15,7 @@
 
 static const char *ACCEPT_MANIFESTS =
   "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
+  "application/vnd.oci.artifact.manifest.v1+json, "
   "application/vnd.docker.distribution.manifest.list.v2+json, "
   "application/vnd.docker.distribution.manifest.v2+json, "
   "application/vnd.docker.distribution.manifest.v1+prettyjws;q=0.5, "
@@ -83,7 +84,18 @@ static void req_finished(isync_engine *e, isync_http *h) {
   isync_job *j = h->ud;
   req_ctx *c = h->ctx;
   int streamed_body = h->read_fn != NULL;
-  if (h->cc == CURLE_OK && h->status == 401 && !c->auth_retried && !streamed_body &&
+  /* only the registry's own 401 teaches its auth: a Link/Location target or a redirect
+   * that curl followed may be any host, and learning its realm would send the user's
+   * credentials there (and drop the registry's good token) */
+  char *eff = NULL;
+  curl_easy_getinfo(h->easy, CURLINFO_EFFECTIVE_URL, &eff);
+  int own = eff && isync_registry_same_origin(c->reg, eff);
+  /* a blob GET the registry sent elsewhere (object storage): that origin may also be
+   * named by its Links and Locations from now on */
+  if (eff && !own && h->cc == CURLE_OK && h->status >= 200 && h->status < 300 &&
+      isync_registry_same_origin(c->reg, c->url))
+    isync_registry_note_redirect(c->reg, eff);
+  if (h->cc == CURLE_OK && h->status == 401 && own && !c->auth_retried && !streamed_body &&
       (c->reg->auth_state == ISYNC_AUTH_BEARER || isync_auth_learn(c->reg, h))) {
     /* the token expired or was too narrow, or the registry protects this repository
      * though its /v2/ was open: authenticate afresh, once */
@@ -198,8 +210,53 @@ static void ping_after_auth(isync_engine *e, isync_job *j, void *arg, int ok) {
 
 /* ---- tags and the catalog: {"tags": [...]} / {"repositories": [...]}, paged by Link ---- */
 
+#define LIST_MAX_ENTRIES 1000000u     /* tags or repositories of one listing */
+#define LIST_MAX_BYTES (64u << 20)     /* all pages of one listing together */
+#define LIST_MAX_PAGES 100000
+
+static uint64_t url_hash(const char *s) {   /* FNV-1a */
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h ? h : 1;   /* 0 marks a free slot */
+}
+
+/* Adds url to the job's set of visited pages. 1 when it was already there (a loop),
+ * 0 when added, -1 out of memory. Open addressing, kept at most half full. */
+static int seen_add(isync_job *j, const char *url) {
+  if ((size_t)j->pages * 2 + 2 > j->seen_cap) {
+    size_t cap = j->seen_cap ? j->seen_cap * 2 : 64;
+    uint64_t *t = calloc(cap, sizeof *t);
+    if (!t) return -1;
+    for (size_t i = 0; i < j->seen_cap; i++) {
+      if (!j->seen[i]) continue;
+      size_t k = (size_t)(j->seen[i] % cap);
+      while (t[k]) k = (k + 1) % cap;
+      t[k] = j->seen[i];
+    }
+    free(j->seen);
+    j->seen = t;
+    j->seen_cap = cap;
+  }
+  uint64_t h = url_hash(url);
+  size_t k = (size_t)(h % j->seen_cap);
+  while (j->seen[k]) { if (j->seen[k] == h) return 1; k = (k + 1) % j->seen_cap; }
+  j->seen[k] = h;
+  return 0;
+}
+
+/* Counts one page against the listing's bounds. 0 fine, else the job failed (h freed). */
+static int page_bounds(isync_engine *e, isync_job *j, isync_http *h, const char *what) {
+  j->list_bytes += h->body.len;
+  if (j->list_bytes <= LIST_MAX_BYTES && j->nlist <= LIST_MAX_ENTRIES) return 0;
+  isync_http_free(e, h);
+  isync_job_fail(e, j, "TOO_LARGE", "%s %s/%s: the listing is larger than %u entries or %u MiB", what, j->reg->name,
+                 j->repo ? j->repo : "", LIST_MAX_ENTRIES, LIST_MAX_BYTES >> 20);
+  return 1;
+}
+
 /* Follows the Link rel="next" of a paged answer: requests that page with done and returns 1
- * (h freed; the job failed instead when the pages do not end). 0 when this was the last. */
+ * (h freed; the job failed instead when the pages do not end, loop, or leave the registry).
+ * 0 when this was the last. */
 static int next_page(isync_engine *e, isync_job *j, isync_http *h, const char *what,
                      void (*done)(isync_engine *, isync_job *, isync_http *)) {
   char *link = isync_http_header_dup(h, "Link");
@@ -208,12 +265,26 @@ static int next_page(isync_engine *e, isync_job *j, isync_http *h, const char *w
   if (!next) return 0;
   char *abs = isync_url_resolve(h->url, next);
   free(next);
-  /* a server that keeps naming the same page, or pages without end, is not followed forever */
-  int same = abs && strcmp(abs, h->url) == 0;
+  if (j->pages == 0 && abs && seen_add(j, h->url) < 0) { free(abs); abs = NULL; }
   isync_http_free(e, h);
-  if (!abs || same || ++j->pages > 100000) {
+  if (!abs) { isync_job_fail(e, j, "INTERNAL", "out of memory"); return 1; }
+  char shown[512];
+  isync_url_redact(abs, shown, sizeof shown);
+  if (!isync_registry_may_follow(j->reg, abs)) {
+    /* refused before any connection: a registry must not aim us at 169.254.169.254 */
+    char origin[512];
+    isync_url_origin(abs, origin, sizeof origin);
+    isync_job_fail(e, j, "PROTOCOL", "%s: registry %s named a next page on %s, which is not the registry: refused",
+                   what, j->reg->name, origin);
     free(abs);
-    isync_job_fail(e, j, "PROTOCOL", "%s: the listing does not end", what);
+    return 1;
+  }
+  int again = seen_add(j, abs);
+  if (again != 0 || ++j->pages > LIST_MAX_PAGES) {
+    if (again < 0) isync_job_fail(e, j, "INTERNAL", "out of memory");
+    else if (again) isync_job_fail(e, j, "PROTOCOL", "%s: registry %s's pages loop back to %s", what, j->reg->name, shown);
+    else isync_job_fail(e, j, "TOO_LARGE", "%s: registry %s's listing has more than %d pages", what, j->reg->name, LIST_MAX_PAGES);
+    free(abs);
     return 1;
   }
   request(e, j, "GET", abs, done);
@@ -243,6 +314,7 @@ static void tags_done(isync_engine *e, isync_job *j, isync_http *h) {
       if (tags->items[i]->type == ISYNC_JSTR) j->list[j->nlist++] = strdup(tags->items[i]->str);
   }
   isync_json_free(doc);
+  if (page_bounds(e, j, h, what)) return;
   if (!next_page(e, j, h, what, tags_done)) {
     isync_http_free(e, h);
     isync_job_finish(e, j);
@@ -356,7 +428,7 @@ static void blob_mount_done(isync_engine *e, isync_job *j, isync_http *h) {
     char *loc = isync_http_header_dup(h, "Location");
     if (loc) {
       char *abs = isync_url_resolve(h->url, loc);
-      if (abs) isync_fire_delete(e, j->reg, j->scopes, abs);
+      if (abs && isync_registry_may_follow(j->reg, abs)) isync_fire_delete(e, j->reg, j->scopes, abs);
       free(abs);
       free(loc);
     }
@@ -400,6 +472,14 @@ static void blob_post_done(isync_engine *e, isync_job *j, isync_http *h) {
   char *abs = isync_url_resolve(h->url, loc);
   free(loc);
   isync_http_free(e, h);
+  if (abs && !isync_registry_may_follow(j->reg, abs)) {
+    char origin[512];
+    isync_url_origin(abs, origin, sizeof origin);
+    isync_job_fail(e, j, "PROTOCOL", "POST blob upload: registry %s named an upload Location on %s, which is not the registry: refused",
+                   j->reg->name, origin);
+    free(abs);
+    return;
+  }
   char *put = abs ? isync_url_add_query(abs, "digest", j->digest) : NULL;
   free(abs);
   if (!put) { isync_job_fail(e, j, "INTERNAL", "out of memory"); return; }
@@ -444,6 +524,7 @@ static void referrers_done(isync_engine *e, isync_job *j, isync_http *h) {
   }
   j->list[j->nlist++] = page;
   j->exists = 1;
+  if (page_bounds(e, j, h, "GET referrers")) return;
   if (!next_page(e, j, h, "GET referrers", referrers_done)) {
     isync_http_free(e, h);
     isync_job_finish(e, j);

@@ -91,6 +91,17 @@ int isync_parse_challenges(const char *hdr, isync_challenge *out, int max) {
     size_t n = tlen < sizeof cur->scheme - 1 ? tlen : sizeof cur->scheme - 1;
     for (size_t i = 0; i < n; i++) cur->scheme[i] = (char)tolower((unsigned char)t[i]);
     p = after;
+    /* RFC 7235: a scheme may carry one token68 instead of parameters ("Negotiate abc==");
+     * it is skipped (we never use it) so the challenges after it still parse */
+    if (p != t + tlen) {   /* whitespace after the scheme */
+      const char *q = p;
+      while (isalnum((unsigned char)*q) || (*q && strchr("-._~+/", *q))) q++;
+      if (q > p) {
+        while (*q == '=') q++;
+        const char *r = skip_ows(q);
+        if (*r == '\0' || *r == ',') p = r;
+      }
+    }
   }
   isync_challenge_free(&scratch);
   return count;
@@ -156,9 +167,10 @@ long isync_parse_retry_after(const char *value, time_t now) {
   const char *p = skip_ows(value);
   if (isdigit((unsigned char)*p)) {
     char *e;
-    long v = strtol(p, &e, 10);
+    long v = strtol(p, &e, 10);   /* saturates at LONG_MAX: clamped below */
     e = (char *)skip_ows(e);
-    return *e == '\0' || *e == '\r' || *e == '\n' ? v : -1;
+    if (!(*e == '\0' || *e == '\r' || *e == '\n')) return -1;
+    return v > ISYNC_RETRY_AFTER_MAX ? ISYNC_RETRY_AFTER_MAX : v;
   }
   /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
   static const char *months[] = {"Jan","Feb","Mar","Apr","May","Jun","Jul","Aug","Sep","Oct","Nov","Dec"};
@@ -171,9 +183,14 @@ long isync_parse_retry_after(const char *value, time_t now) {
   tm.tm_mon = -1;
   for (int i = 0; i < 12; i++) if (strcmp(mon, months[i]) == 0) tm.tm_mon = i;
   if (tm.tm_mon < 0) return -1;
+  /* a server's numbers: out of range fields would overflow tm_year - 1900 or timegm */
+  if (tm.tm_year < 1900 || tm.tm_year > 9999 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 ||
+      tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
+    return -1;
   tm.tm_year -= 1900;
   time_t t = timegm(&tm);
-  return t <= now ? 0 : (long)(t - now);
+  if (t == (time_t)-1 || t <= now) return 0;
+  return t - now > ISYNC_RETRY_AFTER_MAX ? ISYNC_RETRY_AFTER_MAX : (long)(t - now);
 }
 
 static int has_scheme(const char *u) {

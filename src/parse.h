@@ -28,7 +28,9 @@ char *isync_parse_link_next(const char *hdr);
 /* Parses a Range header answer "0-123" or "bytes=0-123" (inclusive end). 0 ok, -1 bad. */
 int isync_parse_range_end(const char *hdr, int64_t *end);
 
-/* Retry-After as delay seconds from `now`: integer seconds or an HTTP date. -1 if unparsable. */
+/* Retry-After as delay seconds from `now`: integer seconds or an HTTP date, clamped to
+ * [0, ISYNC_RETRY_AFTER_MAX] (a server's number never overflows). -1 if unparsable. */
+#define ISYNC_RETRY_AFTER_MAX 86400L
 long isync_parse_retry_after(const char *value, time_t now);
 
 /* Resolves a Location/Link target against the URL of the request it answered

@@ -167,6 +167,26 @@ int isync_registry_same_origin(const isync_registry *r, const char *url) {
   return strcmp(a, b) == 0;
 }
 
+void isync_url_origin(const char *url, char *out, size_t n) { origin_of(url, out, n); }
+
+int isync_registry_may_follow(const isync_registry *r, const char *url) {
+  if (isync_registry_same_origin(r, url)) return 1;
+  char o[512];
+  origin_of(url, o, sizeof o);
+  for (int i = 0; i < r->nredirect_origins; i++)
+    if (strcmp(r->redirect_origins[i], o) == 0) return 1;
+  return 0;
+}
+
+void isync_registry_note_redirect(isync_registry *r, const char *url) {
+  if (isync_registry_may_follow(r, url)) return;
+  char o[512];
+  origin_of(url, o, sizeof o);
+  /* a handful is plenty (one object store or CDN, maybe per region); beyond that, none */
+  if (strlen(o) >= sizeof r->redirect_origins[0] || r->nredirect_origins >= 8) return;
+  snprintf(r->redirect_origins[r->nredirect_origins++], sizeof r->redirect_origins[0], "%s", o);
+}
+
 void isync_registry_setup_http(const isync_registry *r, isync_http *h, int streaming) {
   CURL *c = h->easy;
   curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);

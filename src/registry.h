@@ -4,6 +4,7 @@
 #ifndef ISYNC_REGISTRY_H
 #define ISYNC_REGISTRY_H
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -67,6 +68,10 @@ typedef struct isync_registry {
   char *ping_err; const char *ping_code;
   isync_waiter *ping_waiters;
   isync_token *tokens;
+  /* origins this registry's blob GETs were redirected to during this run (object storage,
+   * a CDN): Link/Location targets may also go there */
+  char redirect_origins[8][256];
+  int nredirect_origins;
 } isync_registry;
 
 /* NULL with a one-line reason in err (a CA file that cannot be read, out of memory). */
@@ -100,6 +105,14 @@ int isync_registry_same_origin(const isync_registry *r, const char *url);
 /* Why the registry answered 401, in words: "HOST needs credentials and none were found",
  * "credentials rejected by HOST for user U", or, for a token it issued, access denied. */
 void isync_auth_explain_401(const isync_registry *r, char *out, size_t outsz);
+/* "scheme://host:port" of a URL, lowercased, default port explicit (for messages too). */
+void isync_url_origin(const char *url, char *out, size_t n);
+/* 1 when a URL the registry named (Link rel=next, an upload Location) may be requested:
+ * it is on the registry's origin or on one its blob GETs were redirected to this run.
+ * Anything else (127.0.0.1, 169.254.169.254, another host) is refused before connecting. */
+int isync_registry_may_follow(const isync_registry *r, const char *url);
+/* Engine thread: a blob GET of r ended on url after redirects; remembers its origin. */
+void isync_registry_note_redirect(isync_registry *r, const char *url);
 /* Frees all auth state (engine thread or last reference). */
 void isync_auth_free(isync_registry *r);
 

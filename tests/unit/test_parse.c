@@ -265,6 +265,40 @@ TEST(retry_after_garbage) {
   }
 }
 
+/* a server's numbers never overflow or go negative: clamped to [0, ISYNC_RETRY_AFTER_MAX] */
+TEST(retry_after_clamped) {
+  CHECK_INT(isync_parse_retry_after("99999999999999999999999", NOW), ISYNC_RETRY_AFTER_MAX);
+  CHECK_INT(isync_parse_retry_after("86401", NOW), ISYNC_RETRY_AFTER_MAX);
+  CHECK_INT(isync_parse_retry_after("Sun, 06 Nov 9999 08:49:37 GMT", NOW), ISYNC_RETRY_AFTER_MAX);
+  CHECK_INT(isync_parse_retry_after("Sun, 06 Nov -2147483648 08:49:37 GMT", NOW), -1);
+  CHECK_INT(isync_parse_retry_after("Sun, 06 Nov 2147483647 08:49:37 GMT", NOW), -1);
+  CHECK_INT(isync_parse_retry_after("Sun, 99 Nov 1994 08:49:37 GMT", NOW), -1);
+  CHECK_INT(isync_parse_retry_after("Sun, 06 Nov 1994 2147483647:49:37 GMT", NOW), -1);
+}
+
+/* RFC 7235 token68: "Negotiate abc==" must not make the Bearer challenge after it unreadable */
+TEST(challenge_token68) {
+  isync_challenge ch[3];
+  int n = challenges("Negotiate abc==, Bearer realm=\"https://r/token\",service=\"s\"", ch, 3);
+  REQUIRE(n == 2);
+  CHECK_STR(ch[0].scheme, "negotiate");
+  CHECK_INT(ch[0].nparams, 0);
+  CHECK_STR(ch[1].scheme, "bearer");
+  CHECK_STR(isync_challenge_param(&ch[1], "realm"), "https://r/token");
+  CHECK_STR(isync_challenge_param(&ch[1], "service"), "s");
+  free_all(ch, n);
+  n = challenges("Bearer realm=\"x\", NTLM TlRMTVNTUAABAAAAB4IIAAAAAAAAAAAAAAAAAAAAAAA=, Basic realm=\"b\"", ch, 3);
+  REQUIRE(n == 3);
+  CHECK_STR(ch[1].scheme, "ntlm");
+  CHECK_STR(ch[2].scheme, "basic");
+  CHECK_STR(isync_challenge_param(&ch[2], "realm"), "b");
+  free_all(ch, n);
+  n = challenges("Negotiate a/b+c~d", ch, 3);   /* token68 without padding, at the end */
+  REQUIRE(n == 1);
+  CHECK_INT(ch[0].nparams, 0);
+  free_all(ch, n);
+}
+
 /* ---- URLs ---- */
 
 #define CHECK_RESOLVE(base, ref, want) \
@@ -379,6 +413,8 @@ int main(void) {
   RUN(retry_after_seconds);
   RUN(retry_after_date);
   RUN(retry_after_garbage);
+  RUN(retry_after_clamped);
+  RUN(challenge_token68);
   RUN(url_resolve_absolute);
   RUN(url_resolve_absolute_path);
   RUN(url_resolve_relative);
