@@ -28,7 +28,7 @@ M.ref_string = ref_string
 --- or false; default $XDG_STATE_HOME/isync/ledger), force, dry_run, referrers, platforms
 --- (isync.platform filter), blob_concurrency (2 x concurrency), chunk_size, buffer_size,
 --- log (isync.log or options for one), report (JSON path), output_failed / output_success
---- (images-file paths) with output_format ("yaml" | "json"), stall_budget (seconds of
+--- (images-file paths; success lists only the images this run copied) with output_format ("yaml" | "json"), stall_budget (seconds of
 --- stalled requests an image may spend, over all its requests and rounds; default one stall
 --- timeout of the registry), max_retry_after (a longer Retry-After fails the image; 300).
 function M.new(opts)
@@ -162,7 +162,7 @@ function Plan:run(run_opts)
 
   local restore = M.log_retries(log)
   local ticker
-  sched.run(function()
+  local run_ok, run_err = pcall(sched.run, function()
     ticker = sched.spawn(function()
       local last_log = core.monotime()
       while running do
@@ -211,6 +211,7 @@ function Plan:run(run_opts)
         return
       end
       done_count = done_count + 1
+      it.reported = true
       report:add(entry)
       if entry.status == "failed" then
         log:error(("FAILED  %s -> %s: %s (%s)"):format(entry.source, entry.destination, entry.reason, entry.code))
@@ -239,8 +240,21 @@ function Plan:run(run_opts)
     running = false
     sched.wait(ticker)
   end)
+  running = false
 
   restore()
+  if not run_ok then
+    -- Ctrl-C (or a failing hook) ended the run: what finished is still reported, and every
+    -- image that had not is named, so the report and summary say exactly what is done.
+    local interrupted = type(run_err) == "string" and run_err:match("^interrupted") ~= nil
+    for _, it in ipairs(items) do
+      if not it.reported then
+        report:add({ source = ref_string(it.src), destination = ref_string(it.dst),
+                     status = interrupted and "interrupted" or "failed", code = interrupted and "INTERRUPTED" or "INTERNAL",
+                     reason = interrupted and "interrupted before it finished" or tostring(run_err) })
+      end
+    end
+  end
   if ledger then
     local ok, err = ledger:sync()
     if own_ledger then ledger:close() end
@@ -251,11 +265,14 @@ function Plan:run(run_opts)
   log:summary(report:summary())
   local function try(ok, err) if not ok then log:error(err) end end
   if o.report then try(report:write_json(o.report)) end
-  if o.output_failed then try(report:write_images(o.output_failed, { failed = true }, o.output_format)) end
+  if o.output_failed then try(report:write_images(o.output_failed, { failed = true, interrupted = true }, o.output_format)) end
   if o.output_success then
-    try(report:write_images(o.output_success, { copied = true, skipped = true }, o.output_format))
+    -- as image-syncer: only images this run copied; unchanged or filtered-out ones are in
+    -- the report, not here
+    try(report:write_images(o.output_success, { copied = true }, o.output_format))
   end
   if o.log ~= log then log:close() end
+  if not run_ok then error(run_err, 0) end   -- the caller still sees why the run ended
   return report
 end
 

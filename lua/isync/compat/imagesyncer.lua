@@ -381,7 +381,7 @@ function M.main(argv)
   local log = isync.log { file = o.log, level = o.quiet and "quiet" or o.verbose and "verbose" or "info" }
   local plan = isync.plan {
     concurrency = o.proc or 5, retries = o.retries or 2, force = o.force, dry_run = o.dry_run, referrers = o.referrers,
-    platforms = isync.platforms(o.os, o.arch), ledger = (not o.no_ledger) and (o.ledger or nil) or false,
+    platforms = isync.platforms(o.os, o.arch), ledger = o.no_ledger and false or o.ledger,   -- nil: the default ledger, as --help says
     report = o.report, output_failed = o.output_failed, output_success = o.output_success,
     output_format = o.output_format or "yaml", log = log, max_retry_after = o.max_retry_after,
   }
