@@ -10,6 +10,7 @@ local sched = require "isync.sched"
 local dockerconfig = require "isync.dockerconfig"
 local retry = require "isync.retry"
 local trust = require "isync.trust"
+local check = require "isync.check"
 
 local M = {
   version = core.version,
@@ -56,9 +57,12 @@ end
 --- certs_d (false to ignore certs.d directories: see isync.trust), http_fallback (try
 --- plain HTTP when HTTPS does not answer; default for skip_verify and loopback hosts),
 --- retry ({attempts, base, max, max_retry_after} for transient failures, or false for none).
+local REGISTRY_OPTS = { "username", "password", "plain_http", "skip_verify", "ca_file", "ca_files", "cert_file",
+  "key_file", "connect_timeout", "timeout", "stall_timeout", "max_connections", "docker_config", "certs_d",
+  "http_fallback", "retry" }
 function M.registry(name, opts)
-  assert(type(name) == "string", "isync.registry: a host name is needed")
-  opts = opts or {}
+  if type(name) ~= "string" then check.fail("isync.registry: a host name is needed (argument 1), not a " .. type(name)) end
+  opts = check.options(opts, REGISTRY_OPTS, "isync.registry options")
   if name == "index.docker.io" then name = "docker.io" end
   local copts = {}
   for k, v in pairs(opts) do copts[k] = v end
@@ -155,6 +159,7 @@ end
 --- repository that does not exist gives {} instead of nil, message, "NAME_UNKNOWN": for a
 --- destination that a sync may be about to create).
 function Registry:tags(repo, opts)
+  check.options(opts, { "page_size", "missing_ok" }, "registry:tags options")
   opts = opts or {}
   local list, err, code, info = call_reg(self, "tags", { repo = self:repo(repo), page_size = opts.page_size })
   if not list and code == "NAME_UNKNOWN" and opts.missing_ok then return {} end
@@ -165,6 +170,7 @@ end
 --- Every repository name the registry lists (GET /v2/_catalog, paged). Many public
 --- registries disable it: then nil, message, code.
 function Registry:catalog(opts)
+  check.options(opts, { "page_size" }, "registry:catalog options")
   local list, err, code, info = call_reg(self, "catalog", { page_size = opts and opts.page_size })
   if not list then return list, err, code, info end
   return valid_names(list, core.repo_valid, "repository name", self.name .. " catalog")
@@ -200,6 +206,7 @@ end
 
 --- GET a small blob into memory (a config), verified against its digest.
 function Registry:blob(repo, digest, opts)
+  check.options(opts, { "max_size" }, "registry:blob options")
   return call_reg(self, "blob_get", { repo = self:repo(repo), digest = digest, max_size = opts and opts.max_size })
 end
 
@@ -221,7 +228,7 @@ end
 --- opts: size (expected; else taken from the source), chunk_size (PATCH chunks; 0 =
 --- one PUT), buffer_size (ring, default 1 MiB).
 function Registry:copy_blob_from(src_reg, src_repo, digest, repo, opts)
-  opts = opts or {}
+  opts = check.options(opts, { "size", "chunk_size", "buffer_size" }, "registry:copy_blob_from options")
   return call_reg(self, "blob_copy", {
     repo = self:repo(repo), digest = digest, source = src_reg.core, from = src_reg:repo(src_repo),
     size = opts.size, chunk_size = opts.chunk_size, buffer_size = opts.buffer_size,

@@ -16,6 +16,7 @@ local ledger_mod = require "isync.ledger"
 local log_mod = require "isync.log"
 local report_mod = require "isync.report"
 local retry = require "isync.retry"
+local check = require "isync.check"
 
 local M = {}
 local Plan = {}
@@ -31,15 +32,23 @@ M.ref_string = ref_string
 --- (images-file paths; success lists only the images this run copied) with output_format ("yaml" | "json"), stall_budget (seconds of
 --- stalled requests an image may spend, over all its requests and rounds; default one stall
 --- timeout of the registry), max_retry_after (a longer Retry-After fails the image; 300).
+local PLAN_OPTS = { "concurrency", "retries", "ledger", "force", "dry_run", "referrers", "platforms", "blob_concurrency",
+  "blob_concurrency_per_image", "manifest_concurrency", "chunk_size", "buffer_size", "log", "report", "output_failed",
+  "output_success", "output_format", "stall_budget", "max_retry_after" }
 function M.new(opts)
-  return setmetatable({ opts = opts or {}, items = {} }, Plan)
+  return setmetatable({ opts = check.options(opts, PLAN_OPTS, "isync.plan options"), items = {} }, Plan)
 end
 
 --- Adds one copy. src and dst come from registry:ref(repo, ref); dst.ref defaults to src.ref.
 --- extra: {priority = n} (higher first), {label = "..."}.
 function Plan:copy(src, dst, extra)
-  assert(type(src) == "table" and src.registry and src.repo and src.ref, "plan:copy: a source ref is needed (registry:ref(repo, tag))")
-  assert(type(dst) == "table" and dst.registry and dst.repo, "plan:copy: a destination ref is needed")
+  if not (type(src) == "table" and src.registry and src.repo and src.ref) then
+    check.fail("plan:copy: a source ref is needed (argument 1: registry:ref(repo, tag))")
+  end
+  if not (type(dst) == "table" and dst.registry and dst.repo) then
+    check.fail("plan:copy: a destination ref is needed (argument 2: registry:ref(repo[, tag]))")
+  end
+  check.options(extra, { "priority", "label" }, "plan:copy options")
   local d = { registry = dst.registry, repo = dst.repo, ref = dst.ref or src.ref }
   self.items[#self.items + 1] = { src = src, dst = d, priority = extra and extra.priority or 0, n = #self.items + 1,
                                   label = extra and extra.label }
@@ -96,7 +105,7 @@ end
 
 --- Runs every copy; returns the report (report.failed == 0 when all went well).
 function Plan:run(run_opts)
-  local o = merged(self.opts, run_opts)
+  local o = merged(self.opts, check.options(run_opts, PLAN_OPTS, "plan:run options"))
   local log = o.log
   if type(log) ~= "table" or not log.info then log = log_mod.new(log) end
   local concurrency = o.concurrency or 5
