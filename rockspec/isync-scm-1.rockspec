@@ -48,6 +48,7 @@ build = {
     ["isync.policy"] = "lua/isync/policy.lua",
     ["isync.commands"] = "lua/isync/commands.lua",
     ["isync.args"] = "lua/isync/args.lua",
+    ["isync.check"] = "lua/isync/check.lua",
     ["isync.compat.imagesyncer"] = "lua/isync/compat/imagesyncer.lua",
   },
 }

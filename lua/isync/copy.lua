@@ -14,7 +14,7 @@ local manifest = require "isync.manifest"
 local platform = require "isync.platform"
 local referrers = require "isync.referrers"
 local retry = require "isync.retry"
-local check = require "isync.check"
+local argcheck = require "isync.check"
 
 local M = {}
 
@@ -429,7 +429,7 @@ end
 local COPY_OPTS = { "force", "dry_run", "ledger", "platforms", "blob_sem", "blob_concurrency", "manifest_concurrency",
   "chunk_size", "buffer_size", "on_bytes", "referrers", "budget", "stall_budget", "max_retry_after", "prepared" }
 function M.image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
-  check.options(opts, COPY_OPTS, "isync.copy options")
+  argcheck.options(opts, COPY_OPTS, "isync.copy options")
   if not sched.current() then
     return sched.run(M.image, src, src_repo, ref, dst, dst_repo, dst_ref, opts)
   end

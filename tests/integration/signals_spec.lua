@@ -121,4 +121,45 @@ describe("signals", function()
     assert.is_nil(out:find("lost.lua:4:", 1, true))   -- the one waited for was seen by its waiter
     H.rm(dir)
   end)
+
+  -- each case: a script line, the message it must give at line 3 of the user's script
+  local misuse = {
+    { 'isync.registry(P, { plain_http = true, max_conections = 4 })', "isync.registry options: unknown option 'max_conections'" },
+    { 'isync.plan { concurency = 3 }', "isync.plan options: unknown option 'concurency'" },
+    { 'isync.plan():run { dryrun = true }', "plan:run options: unknown option 'dryrun'" },
+    { 'reg:tags("x", { missing = true })', "registry:tags options: unknown option 'missing'" },
+    { 'isync.copy(reg, "a", "b", reg, "c", "d", { forse = true })', "isync.copy options: unknown option 'forse'" },
+    { 'isync.mirror { from = reg, to = reg, plan = { concurency = 2 } }', "isync.plan options: unknown option 'concurency'" },
+    { 'isync.mirror { from = reg, to = reg, tims = 2 }', "isync.mirror spec: unknown option 'tims'" },
+    { 'isync.log { levl = "quiet" }', "isync.log options: unknown option 'levl'" },
+    { 'isync.plan():copy(nil, reg:ref("a", "b"))', "plan:copy: a source ref is needed (argument 1" },
+    { 'isync.registry(42)', "isync.registry: a host name is needed (argument 1)" },
+  }
+  for _, c in ipairs(misuse) do
+    it("misuse is an error at the caller's line: " .. c[1], function()
+      local dir = H.tmpdir()
+      H.write(dir .. "/misuse.lua", table.concat({
+        'local isync, P = require "isync", arg[1]',
+        'local reg = isync.registry(P, { plain_http = true, docker_config = false })',
+        c[1],
+        'print("not reached")',
+      }, "\n") .. "\n")
+      local ok, out, code = H.isync(H.q(dir .. "/misuse.lua") .. " " .. P)
+      assert.is_false(ok, out)
+      assert.equal(1, code, out)
+      assert.matches("isync: " .. dir .. "/misuse.lua:3: " .. c[2], out, 1, true)
+      assert.is_nil(out:find("[isync]", 1, true), out)
+      H.rm(dir)
+    end)
+  end
+
+  it("a YAML images file with an error names the file, line and column", function()
+    local dir = H.tmpdir()
+    H.write(dir .. "/images.yaml", ("%q: %q\n%q: %q: x\n"):format(P .. "/a:1", P2 .. "/a", P .. "/b:1", P2 .. "/b"))
+    local ok, out, code = H.isync("--images " .. H.q(dir .. "/images.yaml") .. " --no-ledger")
+    assert.is_false(ok, out)
+    assert.equal(1, code, out)
+    assert.matches("isync: " .. dir .. "/images.yaml:2:%d+: mapping values are not allowed", out)
+    H.rm(dir)
+  end)
 end)

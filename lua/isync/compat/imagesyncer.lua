@@ -104,7 +104,13 @@ function M.load_file(path, what)
   if path:match("%.ya?ml$") then
     local lyaml = require "lyaml"
     local ok, v = pcall(lyaml.load, text)
-    if ok then doc = v else err = tostring(v) end
+    if ok then doc = v
+    else
+      -- lyaml says "LINE:COL: problem": lead with the file, as compilers do, so editors jump there
+      local pos, problem = tostring(v):match("^(%d+:%d+): (.*)$")
+      if pos then fail(("%s:%s: %s (%s file is not valid YAML)"):format(path, pos, (problem:gsub("\n", " ")), what)) end
+      err = tostring(v)
+    end
   elseif path:match("%.json$") then
     doc, err = json.decode(text)
   else
