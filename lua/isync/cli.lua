@@ -32,8 +32,14 @@ local function run_script(argv, i)
   for k = i + 1, #argv do a[#a + 1] = argv[k] end
   for k = 1, i - 1 do a[-(i - k) - 1] = argv[k] end
   arg = a   -- luacheck: ignore (the interpreter's global, as lua.c sets it)
-  local res = table.pack(chunk(table.unpack(a, 1, #a)))
-  local r = res[1]
+  local r = chunk(table.unpack(a, 1, #a))
+  -- a task spawned and never waited for may have failed: say so, and fail the run (a
+  -- script that raised fails anyway; its own error is the one to read)
+  local lost = require("isync.sched").unseen_errors()
+  for _, e in ipairs(lost) do
+    io.stderr:write("isync: a task nobody waited for failed: ", require("isync.log").clean(tostring(e)), "\n")
+  end
+  if #lost > 0 and (r == nil or r == true or r == 0) then return 1 end
   if math.type(r) == "integer" then return r end
   if r == false then return 1 end
   return 0

@@ -14,6 +14,7 @@ local manifest = require "isync.manifest"
 local platform = require "isync.platform"
 local referrers = require "isync.referrers"
 local retry = require "isync.retry"
+local argcheck = require "isync.check"
 
 local M = {}
 
@@ -321,11 +322,6 @@ local function platform_of_image(ctx, m)
   return { os = c.os, architecture = c.architecture, variant = c.variant, ["os.version"] = c["os.version"] }
 end
 
---- What isync.copy's options table may hold (the plan passes the internal ones).
-M.OPTIONS = { force = true, dry_run = true, ledger = true, platforms = true, referrers = true, chunk_size = true,
-  buffer_size = true, blob_concurrency = true, manifest_concurrency = true, on_bytes = true, stall_budget = true,
-  max_retry_after = true, budget = true, blob_sem = true, prepared = true }
-
 --- "name/repo:tag", or "name/repo@digest" for a digest reference.
 function M.refname(name, repo, ref)
   return name .. "/" .. repo .. (ref:find(":", 1, true) and "@" or ":") .. ref
@@ -446,7 +442,10 @@ end
 --- stall_budget and max_retry_after).
 --- Returns {status = "copied"|"skipped"|"would copy", digest, source_digest, media_type,
 --- stats, note, reason}, or nil, message, code.
+local COPY_OPTS = { "force", "dry_run", "ledger", "platforms", "blob_sem", "blob_concurrency", "manifest_concurrency",
+  "chunk_size", "buffer_size", "on_bytes", "referrers", "budget", "stall_budget", "max_retry_after", "prepared" }
 function M.image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
+  argcheck.options(opts, COPY_OPTS, "isync.copy options")
   if not sched.current() then
     return sched.run(M.image, src, src_repo, ref, dst, dst_repo, dst_ref, opts)
   end

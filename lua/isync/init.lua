@@ -10,7 +10,7 @@ local sched = require "isync.sched"
 local dockerconfig = require "isync.dockerconfig"
 local retry = require "isync.retry"
 local trust = require "isync.trust"
-local options = require "isync.options"
+local check = require "isync.check"
 
 local M = {
   version = core.version,
@@ -57,17 +57,16 @@ end
 --- certs_d (false to ignore certs.d directories: see isync.trust), http_fallback (try
 --- plain HTTP when HTTPS does not answer; default for skip_verify and loopback hosts),
 --- retry ({attempts, base, max, max_retry_after} for transient failures, or false for none).
-local REGISTRY_OPTS = options.names { "username", "password", "plain_http", "skip_verify", "ca_file", "ca_files",
-  "cert_file", "key_file", "connect_timeout", "timeout", "stall_timeout", "max_connections", "docker_config",
-  "certs_d", "http_fallback", "retry" }
-
+local REGISTRY_OPTS = { "username", "password", "plain_http", "skip_verify", "ca_file", "ca_files", "cert_file",
+  "key_file", "connect_timeout", "timeout", "stall_timeout", "max_connections", "docker_config", "certs_d",
+  "http_fallback", "retry" }
 function M.registry(name, opts)
-  if type(name) ~= "string" then error("isync.registry: a host name is needed (such as 'quay.io' or '127.0.0.1:5000')", 2) end
-  opts = options.check(opts, REGISTRY_OPTS, "isync.registry")
-  options.positive(opts, { "connect_timeout", "timeout", "stall_timeout", "max_connections" }, "isync.registry", 2, true)
+  if type(name) ~= "string" then check.fail("isync.registry: a host name is needed (argument 1), not a " .. type(name)) end
+  opts = check.options(opts, REGISTRY_OPTS, "isync.registry options")
+  check.positive(opts, { "connect_timeout", "timeout", "stall_timeout", "max_connections" }, "isync.registry options", true)
   if type(opts.retry) == "table" then
-    options.check(opts.retry, retry.OPTIONS, "isync.registry: retry")
-    options.positive(opts.retry, { "attempts", "base", "max", "max_retry_after" }, "isync.registry: retry")
+    check.options(opts.retry, retry.OPTIONS, "isync.registry retry")
+    check.positive(opts.retry, retry.OPTIONS, "isync.registry retry")
   end
   if name == "index.docker.io" then name = "docker.io" end
   local copts = {}
@@ -169,7 +168,8 @@ end
 --- repository that does not exist gives {} instead of nil, message, "NAME_UNKNOWN": for a
 --- destination that a sync may be about to create).
 function Registry:tags(repo, opts)
-  opts = options.check(opts, options.names { "page_size", "missing_ok" }, "Registry:tags")
+  check.options(opts, { "page_size", "missing_ok" }, "registry:tags options")
+  opts = opts or {}
   local list, err, code, info = call_reg(self, "tags", { repo = self:repo(repo), page_size = opts.page_size })
   if not list and code == "NAME_UNKNOWN" and opts.missing_ok then return {} end
   if not list then return list, err, code, info end
@@ -179,7 +179,7 @@ end
 --- Every repository name the registry lists (GET /v2/_catalog, paged). Many public
 --- registries disable it: then nil, message, code.
 function Registry:catalog(opts)
-  options.check(opts, options.names { "page_size" }, "Registry:catalog")
+  check.options(opts, { "page_size" }, "registry:catalog options")
   local list, err, code, info = call_reg(self, "catalog", { page_size = opts and opts.page_size })
   if not list then return list, err, code, info end
   return valid_names(list, core.repo_valid, "repository name", self.name .. " catalog")
@@ -215,7 +215,7 @@ end
 
 --- GET a small blob into memory (a config), verified against its digest.
 function Registry:blob(repo, digest, opts)
-  options.check(opts, options.names { "max_size" }, "Registry:blob")
+  check.options(opts, { "max_size" }, "registry:blob options")
   return call_reg(self, "blob_get", { repo = self:repo(repo), digest = digest, max_size = opts and opts.max_size })
 end
 
@@ -237,7 +237,7 @@ end
 --- opts: size (expected; else taken from the source), chunk_size (PATCH chunks; 0 =
 --- one PUT), buffer_size (ring, default 1 MiB).
 function Registry:copy_blob_from(src_reg, src_repo, digest, repo, opts)
-  opts = options.check(opts, options.names { "size", "chunk_size", "buffer_size" }, "Registry:copy_blob_from")
+  opts = check.options(opts, { "size", "chunk_size", "buffer_size" }, "registry:copy_blob_from options")
   return call_reg(self, "blob_copy", {
     repo = self:repo(repo), digest = digest, source = src_reg.core, from = src_reg:repo(src_repo),
     size = opts.size, chunk_size = opts.chunk_size, buffer_size = opts.buffer_size,
@@ -257,33 +257,22 @@ end
 M.Registry = Registry
 
 --- A sync plan over (source, destination) pairs; see isync.plan.
-function M.plan(opts)
-  local plan = require("isync.plan").new(opts, 3)   -- not a tail call: level 3 is the caller
-  return plan
-end
+function M.plan(opts) return require("isync.plan").new(opts) end
 local function lazy(name) return setmetatable({}, { __index = function(_, k) return require(name)[k] end }) end
 M.semver = lazy("isync.semver")
 M.rename = lazy("isync.rename")
 M.policy = lazy("isync.policy")
 M.args = function(argv, spec, usage) return require("isync.args").parse(argv, spec, usage) end
 M.connect = function(o) return require("isync.args").registries(o) end
-M.mirror = function(spec)
-  options.check(spec, options.names { "from", "to", "repos", "tags", "map", "on_new_repo", "priority", "plan",
-    "every", "times" }, "isync.mirror")
-  return require("isync.policy").mirror(spec)
-end
+M.mirror = function(spec) return require("isync.policy").mirror(spec) end
 M.regex = lazy("isync.regex")
 M.referrers = lazy("isync.referrers")
-M.log = function(opts)
-  options.check(opts, options.names { "file", "level", "tty" }, "isync.log")
-  return require("isync.log").new(opts)
-end
+M.log = function(opts) return require("isync.log").new(opts) end
 M.ledger = function(path) return require("isync.ledger").open(path) end
 M.platforms = function(os_list, arch_list) return require("isync.platform").filter(os_list, arch_list) end
 
 --- Copies one image (tag or digest), every platform, digests preserved. See isync.copy.
 function M.copy(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
-  options.check(opts, require("isync.copy").OPTIONS, "isync.copy")
   return require("isync.copy").image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
 end
 

@@ -3,6 +3,7 @@
 -- level: "quiet" (failures and summary), "info" (one line per image), "verbose" (retries,
 -- blob-level detail too).
 local core = require "isync.core"
+local check = require "isync.check"
 
 local M = {}
 local Log = {}
@@ -12,7 +13,7 @@ local LEVELS = { quiet = 1, info = 2, verbose = 3 }
 
 --- opts: file (path, truncated), level, tty (force the live-line mode on/off)
 function M.new(opts)
-  opts = opts or {}
+  opts = check.options(opts, { "file", "level", "tty" }, "isync.log options")
   local self = setmetatable({ level = LEVELS[opts.level or "info"] or 2 }, Log)
   if opts.file then
     local f, err = io.open(opts.file, "w")

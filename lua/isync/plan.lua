@@ -16,6 +16,7 @@ local ledger_mod = require "isync.ledger"
 local log_mod = require "isync.log"
 local report_mod = require "isync.report"
 local retry = require "isync.retry"
+local check = require "isync.check"
 
 local M = {}
 local Plan = {}
@@ -28,28 +29,29 @@ M.ref_string = ref_string
 --- or false; default $XDG_STATE_HOME/isync/ledger), force, dry_run, referrers, platforms
 --- (isync.platform filter), blob_concurrency (2 x concurrency), chunk_size, buffer_size,
 --- log (isync.log or options for one), report (JSON path), output_failed / output_success
---- (images-file paths) with output_format ("yaml" | "json"), stall_budget (seconds of
+--- (images-file paths; success lists only the images this run copied) with output_format ("yaml" | "json"), stall_budget (seconds of
 --- stalled requests an image may spend, over all its requests and rounds; default one stall
 --- timeout of the registry), max_retry_after (a longer Retry-After fails the image; 300).
-M.OPTIONS = require("isync.options").names { "concurrency", "blob_concurrency", "blob_concurrency_per_image",
-  "manifest_concurrency", "buffer_size", "chunk_size", "dry_run", "force", "ledger", "log", "max_retry_after",
-  "output_failed", "output_format", "output_success", "platforms", "referrers", "report", "retries", "stall_budget" }
-
-function M.new(opts, level)
-  require("isync.options").check(opts, M.OPTIONS, "isync.plan", level or 2)
-  if opts then
-    require("isync.options").positive(opts, { "stall_budget", "max_retry_after" }, "isync.plan", level or 2)
-    require("isync.options").positive(opts, { "concurrency", "blob_concurrency" }, "isync.plan", level or 2, true)
-  end
-  return setmetatable({ opts = opts or {}, items = {} }, Plan)
+local PLAN_OPTS = { "concurrency", "retries", "ledger", "force", "dry_run", "referrers", "platforms", "blob_concurrency",
+  "blob_concurrency_per_image", "manifest_concurrency", "chunk_size", "buffer_size", "log", "report", "output_failed",
+  "output_success", "output_format", "stall_budget", "max_retry_after" }
+function M.new(opts)
+  opts = check.options(opts, PLAN_OPTS, "isync.plan options")
+  check.positive(opts, { "stall_budget", "max_retry_after" }, "isync.plan options")
+  check.positive(opts, { "concurrency", "blob_concurrency" }, "isync.plan options", true)
+  return setmetatable({ opts = opts, items = {} }, Plan)
 end
 
 --- Adds one copy. src and dst come from registry:ref(repo, ref); dst.ref defaults to src.ref.
 --- extra: {priority = n} (higher first), {label = "..."}.
 function Plan:copy(src, dst, extra)
-  require("isync.options").check(extra, require("isync.options").names { "priority", "label" }, "Plan:copy")
-  assert(type(src) == "table" and src.registry and src.repo and src.ref, "plan:copy: a source ref is needed (registry:ref(repo, tag))")
-  assert(type(dst) == "table" and dst.registry and dst.repo, "plan:copy: a destination ref is needed")
+  if not (type(src) == "table" and src.registry and src.repo and src.ref) then
+    check.fail("plan:copy: a source ref is needed (argument 1: registry:ref(repo, tag))")
+  end
+  if not (type(dst) == "table" and dst.registry and dst.repo) then
+    check.fail("plan:copy: a destination ref is needed (argument 2: registry:ref(repo[, tag]))")
+  end
+  check.options(extra, { "priority", "label" }, "plan:copy options")
   local d = { registry = dst.registry, repo = dst.repo, ref = dst.ref or src.ref }
   self.items[#self.items + 1] = { src = src, dst = d, priority = extra and extra.priority or 0, n = #self.items + 1,
                                   label = extra and extra.label }
@@ -106,8 +108,7 @@ end
 
 --- Runs every copy; returns the report (report.failed == 0 when all went well).
 function Plan:run(run_opts)
-  require("isync.options").check(run_opts, M.OPTIONS, "Plan:run")
-  local o = merged(self.opts, run_opts)
+  local o = merged(self.opts, check.options(run_opts, PLAN_OPTS, "plan:run options"))
   local log = o.log
   if type(log) ~= "table" or not log.info then log = log_mod.new(log) end
   local concurrency = o.concurrency or 5
@@ -174,7 +175,7 @@ function Plan:run(run_opts)
 
   local restore = M.log_retries(log)
   local ticker
-  sched.run(function()
+  local run_ok, run_err = pcall(sched.run, function()
     ticker = sched.spawn(function()
       local last_log = core.monotime()
       while running do
@@ -223,6 +224,7 @@ function Plan:run(run_opts)
         return
       end
       done_count = done_count + 1
+      it.reported = true
       report:add(entry)
       if entry.status == "failed" then
         log:error(("FAILED  %s -> %s: %s (%s)"):format(entry.source, entry.destination, entry.reason, entry.code))
@@ -251,8 +253,21 @@ function Plan:run(run_opts)
     running = false
     sched.wait(ticker)
   end)
+  running = false
 
   restore()
+  if not run_ok then
+    -- Ctrl-C (or a failing hook) ended the run: what finished is still reported, and every
+    -- image that had not is named, so the report and summary say exactly what is done.
+    local interrupted = type(run_err) == "string" and run_err:match("^interrupted") ~= nil
+    for _, it in ipairs(items) do
+      if not it.reported then
+        report:add({ source = ref_string(it.src), destination = ref_string(it.dst),
+                     status = interrupted and "interrupted" or "failed", code = interrupted and "INTERRUPTED" or "INTERNAL",
+                     reason = interrupted and "interrupted before it finished" or tostring(run_err) })
+      end
+    end
+  end
   if ledger then
     local ok, err = ledger:sync()
     if own_ledger then ledger:close() end
@@ -263,12 +278,14 @@ function Plan:run(run_opts)
   log:summary(report:summary())
   local function try(ok, err) if not ok then log:error(err) end end
   if o.report then try(report:write_json(o.report)) end
-  if o.output_failed then try(report:write_images(o.output_failed, { failed = true }, o.output_format)) end
+  if o.output_failed then try(report:write_images(o.output_failed, { failed = true, interrupted = true }, o.output_format)) end
   if o.output_success then
-    -- as image-syncer: what this run synced; unchanged and filtered-out images are in the report
+    -- as image-syncer: only images this run copied; unchanged or filtered-out ones are in
+    -- the report, not here
     try(report:write_images(o.output_success, { copied = true }, o.output_format))
   end
   if o.log ~= log then log:close() end
+  if not run_ok then error(run_err, 0) end   -- the caller still sees why the run ended
   return report
 end
 

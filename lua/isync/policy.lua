@@ -7,6 +7,7 @@ local semver = require "isync.semver"
 local manifest = require "isync.manifest"
 local json = require "isync.json"
 local plan_mod = require "isync.plan"
+local check = require "isync.check"
 
 local M = {}
 
@@ -87,7 +88,7 @@ end
 --- older ones, opts.concurrency bounds the GETs (8). Returns tags, cost
 --- ({manifests, configs}: the GETs it took) — inspecting costs two requests per tag.
 function M.latest_created(reg, repo, n, opts)
-  opts = opts or {}
+  opts = check.options(opts, { "filter", "since", "concurrency", "platform" }, "latest_created options")
   local tags, err, code = reg:tags(repo)
   if not tags then return nil, err, code end
   local cands = {}
@@ -121,8 +122,11 @@ end
 ---   every        seconds: run again and again, waiting this long between runs
 ---   times        with every: how many runs (default: forever)
 --- Returns the last run's report.
+local MIRROR_SPEC = { "from", "to", "repos", "tags", "map", "on_new_repo", "priority", "plan", "every", "times" }
 function M.mirror(spec)
-  assert(spec.from and spec.to, "isync.mirror: from and to are needed")
+  if type(spec) ~= "table" then check.fail("isync.mirror: a spec table is needed") end
+  check.options(spec, MIRROR_SPEC, "isync.mirror spec")
+  if not (spec.from and spec.to) then check.fail("isync.mirror: from and to are needed") end
   local dests = spec.to.tags and { spec.to } or spec.to
   local runs, report = 0, nil
   repeat

@@ -1,6 +1,6 @@
--- isync.report: the account of a run. Every image ends copied, skipped (unchanged) or
--- failed with its reason; a summary line; a JSON report; and the failed (or the synced)
--- images written in images-file form, so they can be fed back in as input.
+-- isync.report: the account of a run. Every image ends copied, skipped (unchanged),
+-- failed with its reason, or interrupted (Ctrl-C came first); a summary line; a JSON
+-- report; and the failed (or the synced) images written in images-file form, so they can be fed back in as input.
 local json = require "isync.json"
 
 local M = {}
@@ -8,7 +8,7 @@ local Report = {}
 Report.__index = Report
 
 function M.new(dry_run)
-  return setmetatable({ images = {}, copied = 0, skipped = 0, failed = 0, would_copy = 0, bytes = 0,
+  return setmetatable({ images = {}, copied = 0, skipped = 0, failed = 0, interrupted = 0, would_copy = 0, bytes = 0,
                         blobs = 0, started = os.time(), dry_run = dry_run or false }, Report)
 end
 
@@ -27,6 +27,7 @@ function Report:add(entry)
   if entry.status == "copied" then self.copied = self.copied + 1
   elseif entry.status == "skipped" then self.skipped = self.skipped + 1
   elseif entry.status == "would copy" then self.would_copy = self.would_copy + 1
+  elseif entry.status == "interrupted" then self.interrupted = self.interrupted + 1
   else self.failed = self.failed + 1 end
   local st = entry.stats
   if st then
@@ -50,8 +51,9 @@ function Report:summary()
     return ("dry run: %d image%s: %d would be copied (%d blobs, %s), %d unchanged, %d failed"):format(
       n, n == 1 and "" or "s", self.would_copy, self.blobs, human(self.bytes), self.skipped, self.failed)
   end
-  return ("%d image%s: %d copied, %d skipped, %d failed; %s moved in %.1f s (%s/s)"):format(
-    n, n == 1 and "" or "s", self.copied, self.skipped, self.failed, human(self.bytes), self.seconds or 0,
+  return ("%d image%s: %d copied, %d skipped, %d failed%s; %s moved in %.1f s (%s/s)"):format(
+    n, n == 1 and "" or "s", self.copied, self.skipped, self.failed,
+    self.interrupted > 0 and (", %d interrupted"):format(self.interrupted) or "", human(self.bytes), self.seconds or 0,
     human(self.rate or 0))
 end
 
@@ -66,6 +68,7 @@ function Report:to_table()
                   referrers_copied = (st.referrers_copied or 0) > 0 and st.referrers_copied or nil }
   end
   return { summary = self:summary(), copied = self.copied, skipped = self.skipped, failed = self.failed,
+           interrupted = self.interrupted > 0 and self.interrupted or nil,
            would_copy = self.dry_run and self.would_copy or nil, bytes = self.bytes, seconds = self.seconds,
            bytes_per_second = math.floor(self.rate or 0), dry_run = self.dry_run, images = images }
 end

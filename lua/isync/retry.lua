@@ -43,7 +43,7 @@ end
 
 --- Merges a partial policy over the defaults.
 --- The keys a retry policy table may hold (checked by isync.registry).
-M.OPTIONS = { attempts = true, base = true, max = true, max_retry_after = true }
+M.OPTIONS = { "attempts", "base", "max", "max_retry_after" }
 
 function M.policy(p)
   local out = {}

@@ -18,6 +18,7 @@ local waiting = {}                                 -- job -> task
 local finished_outside = setmetatable({}, { __mode = "k" })
 local in_loop = false
 local live = 0                                     -- tasks not yet finished
+local unseen = {}                                  -- failed tasks whose error no wait() has raised
 
 local Task = {}
 Task.__index = Task
@@ -87,6 +88,7 @@ local function finish(task, packed)
     task.results = table.pack(table.unpack(packed, 2, packed.n))
   else
     task.err = packed[2]
+    unseen[#unseen + 1] = task
   end
   for _, w in ipairs(task.waiters) do push_ready(w) end
   task.waiters = nil
@@ -168,7 +170,7 @@ function M.await(job)
 end
 
 local function task_results(task)
-  if task.status == "failed" then error(task.err, 0) end
+  if task.status == "failed" then task.seen = true; error(task.err, 0) end
   return table.unpack(task.results, 1, task.results.n)
 end
 
@@ -203,6 +205,16 @@ function M.all(list)
     end
   end
   if first_err then error(first_err, 0) end
+  return out
+end
+
+--- The errors of failed tasks nobody waited for (in the order they failed), forgetting them:
+--- the host reports these when a script ends, so a failure in a task that was spawned and
+--- left alone is not lost.
+function M.unseen_errors()
+  local out = {}
+  for _, t in ipairs(unseen) do if not t.seen then out[#out + 1] = t.err end end
+  unseen = {}
   return out
 end
 

@@ -20,7 +20,7 @@ local function isync_sync(dir, images_text, ext, extra, env, auth_entries)
 end
 
 local function tags_of(kind, repo)
-  local t = assert(H.registry(kind):tags(repo, { missing_ok = true }))
+  local t = assert(H.registry(kind):tags(repo, { missing_ok = true }))   -- none yet is {}
   table.sort(t)
   return t
 end

@@ -104,7 +104,13 @@ function M.load_file(path, what)
   if path:match("%.ya?ml$") then
     local lyaml = require "lyaml"
     local ok, v = pcall(lyaml.load, text)
-    if ok then doc = v else err = tostring(v) end
+    if ok then doc = v
+    else
+      -- lyaml says "LINE:COL: problem": lead with the file, as compilers do, so editors jump there
+      local pos, problem = tostring(v):match("^(%d+:%d+): (.*)$")
+      if pos then fail(("%s:%s: %s (%s file is not valid YAML)"):format(path, pos, (problem:gsub("\n", " ")), what)) end
+      err = tostring(v)
+    end
   elseif path:match("%.json$") then
     doc, err = json.decode(text)
   else
@@ -378,12 +384,10 @@ function M.main(argv)
   end
   M.check_auth(auth, o.config or o.auth)
   local rules = M.rules(images, images_file)
-  local ledger = o.ledger          -- nil: the default ledger, as --help says
-  if o.no_ledger then ledger = false end
   local log = isync.log { file = o.log, level = o.quiet and "quiet" or o.verbose and "verbose" or "info" }
   local plan = isync.plan {
     concurrency = o.proc or 5, retries = o.retries or 2, force = o.force, dry_run = o.dry_run, referrers = o.referrers,
-    platforms = isync.platforms(o.os, o.arch), ledger = ledger,
+    platforms = isync.platforms(o.os, o.arch), ledger = o.no_ledger and false or o.ledger,   -- nil: the default ledger, as --help says
     report = o.report, output_failed = o.output_failed, output_success = o.output_success,
     output_format = o.output_format or "yaml", log = log, max_retry_after = o.max_retry_after,
   }
