@@ -384,10 +384,12 @@ function M.main(argv)
   end
   M.check_auth(auth, o.config or o.auth)
   local rules = M.rules(images, images_file)
+  local ledger = o.ledger          -- nil: the default ledger, as --help says
+  if o.no_ledger then ledger = false end   -- (not an and/or: false must survive)
   local log = isync.log { file = o.log, level = o.quiet and "quiet" or o.verbose and "verbose" or "info" }
   local plan = isync.plan {
     concurrency = o.proc or 5, retries = o.retries or 2, force = o.force, dry_run = o.dry_run, referrers = o.referrers,
-    platforms = isync.platforms(o.os, o.arch), ledger = o.no_ledger and false or o.ledger,   -- nil: the default ledger, as --help says
+    platforms = isync.platforms(o.os, o.arch), ledger = ledger,
     report = o.report, output_failed = o.output_failed, output_success = o.output_success,
     output_format = o.output_format or "yaml", log = log, max_retry_after = o.max_retry_after,
   }
