@@ -14,7 +14,8 @@ local i = 1
 while arg[i] do
   local a = arg[i]
   local function value() i = i + 1; return arg[i] or error(a .. " needs a value", 0) end
-  if a == "--from" then opts.from = value()
+  if a == "--help" or a == "-h" then io.stdout:write(isync.args_help(arg[0])); return 0
+  elseif a == "--from" then opts.from = value()
   elseif a == "--to" then opts.to = value()
   elseif a == "--plain-http" then opts.src_plain, opts.dst_plain = true, true
   elseif a == "--src-plain-http" then opts.src_plain = true

@@ -128,6 +128,31 @@ describe("example policies", function()
       ok, out = H.isync(c .. " --help")
       assert(ok, out)
       assert.matches("usage: isync " .. c, out)
+      assert.matches("exit status:", out)
+      local same
+      same, out = H.isync("help " .. c)
+      assert(same, out)
+    end
+    -- --flag=value, docker:// and --json
+    ok, out = H.isync(("ls --json --plain-http docker://%s/%s"):format(P, repo))
+    assert(ok, out)
+    assert.truthy(require("isync.json").decode(out).tags, out)
+    ok, out = H.isync(("cp --json --dst-plain-http --src-plain-http --referrers=x %s/%s:v1 %s/quick/y"):format(P, repo, P2))
+    assert.is_false(ok)
+    assert.matches("%-%-referrers takes no value", out)
+    ok, out = H.isync(("cp --json --plain-http docker://%s/%s:v1 docker://%s/quick/y"):format(P, repo, P2))
+    assert(ok, out)
+    assert.equal("copied", require("isync.json").decode(out).status, out)
+    ok, out = H.isync("ls --bogus x")
+    assert.is_false(ok)
+    assert.matches("unknown flag %-%-bogus for isync ls", out)
+  end)
+
+  it("every example script answers --help with its own description", function()
+    for _, f in ipairs { "migrate", "latest-semver", "rename-org", "fanout", "nightly", "since-date" } do
+      local ok, out = H.isync(H.q(H.root .. "/scripts/" .. f .. ".lua") .. " --help")
+      assert(ok, f .. ": " .. out)
+      assert.matches("^" .. f:gsub("%-", "%%-") .. "%.lua: ", out)
     end
   end)
 end)
