@@ -280,24 +280,8 @@ static void upload_next(isync_engine *e, isync_job *j) {
 /* ---- start ---- */
 
 static void post_done(isync_engine *e, isync_job *j, isync_http *h) {
-  char *loc = h->cc == CURLE_OK && h->status == 202 ? isync_http_header_dup(h, "Location") : NULL;
-  if (!loc) {
-    if (h->cc == CURLE_OK && h->status == 202) isync_job_fail(e, j, "PROTOCOL", "POST blob upload: 202 without a Location");
-    else isync_job_fail_http(e, j, h, "POST blob upload", "NAME_UNKNOWN");
-    isync_http_free(e, h);
-    return;
-  }
-  char *abs = isync_url_resolve(h->url, loc);
-  free(loc);
-  isync_http_free(e, h);
-  if (abs && !isync_registry_may_follow(j->reg, abs)) {
-    char origin[512];
-    isync_url_origin(abs, origin, sizeof origin);
-    isync_job_fail(e, j, "PROTOCOL", "POST blob upload: registry %s named an upload Location on %s, which is not the registry: refused",
-                   j->reg->name, origin);
-    free(abs);
-    return;
-  }
+  char *abs = isync_upload_location(e, j, h);
+  if (!abs) return;
   j->bc->upload_url = abs;
   start_get(e, j);
 }

@@ -109,6 +109,10 @@ typedef void (*isync_fail_fn)(struct isync_engine *e, isync_job *j);
 void isync_request_or(isync_engine *e, isync_job *j, isync_registry *reg, const char *scopes, const char *method,
                       const char *url, isync_req_fn setup, isync_req_fn done, isync_fail_fn on_fail);
 
+/* The upload session a POST .../blobs/uploads/ answer opened: its Location, absolute and
+ * on an origin the registry may name (isync_registry_may_follow). Frees h; on any other
+ * answer fails the job and returns NULL. */
+char *isync_upload_location(isync_engine *e, isync_job *j, isync_http *h);
 /* Sends DELETE url to r and forgets about it (upload cancellation; failures ignored). */
 void isync_fire_delete(isync_engine *e, isync_registry *r, const char *scopes, const char *url);
 /* "repository:NAME:ACTIONS" scopes, space-separated and sorted (the token cache key). */

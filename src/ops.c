@@ -461,25 +461,32 @@ static void blob_get_done(isync_engine *e, isync_job *j, isync_http *h) {
 
 static void blob_put_done(isync_engine *e, isync_job *j, isync_http *h);
 
-static void blob_post_done(isync_engine *e, isync_job *j, isync_http *h) {
+char *isync_upload_location(isync_engine *e, isync_job *j, isync_http *h) {
   char *loc = ok_status(h, 202) ? isync_http_header_dup(h, "Location") : NULL;
   if (!loc) {
     if (ok_status(h, 202)) isync_job_fail(e, j, "PROTOCOL", "POST blob upload: 202 without a Location");
     else isync_job_fail_http(e, j, h, "POST blob upload", "NAME_UNKNOWN");
     isync_http_free(e, h);
-    return;
+    return NULL;
   }
   char *abs = isync_url_resolve(h->url, loc);
   free(loc);
   isync_http_free(e, h);
-  if (abs && !isync_registry_may_follow(j->reg, abs)) {
+  if (!abs) { isync_job_fail(e, j, "INTERNAL", "out of memory"); return NULL; }
+  if (!isync_registry_may_follow(j->reg, abs)) {
     char origin[512];
     isync_url_origin(abs, origin, sizeof origin);
     isync_job_fail(e, j, "PROTOCOL", "POST blob upload: registry %s named an upload Location on %s, which is not the registry: refused",
                    j->reg->name, origin);
     free(abs);
-    return;
+    return NULL;
   }
+  return abs;
+}
+
+static void blob_post_done(isync_engine *e, isync_job *j, isync_http *h) {
+  char *abs = isync_upload_location(e, j, h);
+  if (!abs) return;
   char *put = abs ? isync_url_add_query(abs, "digest", j->digest) : NULL;
   free(abs);
   if (!put) { isync_job_fail(e, j, "INTERNAL", "out of memory"); return; }
