@@ -184,7 +184,7 @@ void isync_registry_note_redirect(isync_registry *r, const char *url) {
   origin_of(url, o, sizeof o);
   /* a handful is plenty (one object store or CDN, maybe per region); beyond that, none */
   if (strlen(o) >= sizeof r->redirect_origins[0] || r->nredirect_origins >= 8) return;
-  snprintf(r->redirect_origins[r->nredirect_origins++], sizeof r->redirect_origins[0], "%s", o);
+  memcpy(r->redirect_origins[r->nredirect_origins++], o, strlen(o) + 1);   /* fits: checked above */
 }
 
 void isync_registry_setup_http(const isync_registry *r, isync_http *h, int streaming) {
