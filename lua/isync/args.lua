@@ -5,6 +5,21 @@
 --   -- o.from, o.to, o.n (a number because the default is), o.plain_http, o[1..] positional
 local M = {}
 
+--- A script's help: its leading comment block (the scripts document their flags there, so
+--- --help and the source cannot disagree). nil when the file has no such block.
+function M.script_help(path)
+  local f = path and io.open(path, "r")
+  if not f then return nil end
+  local lines = {}
+  for line in f:lines() do
+    local text = line:match("^%-%-%s?(.*)$")
+    if not text then break end
+    lines[#lines + 1] = text
+  end
+  f:close()
+  return #lines > 0 and (table.concat(lines, "\n") .. "\n") or nil
+end
+
 --- spec: option name -> default (false: a flag; a number: a numeric option; a string or
 --- "HOST"-like placeholder: a string option; a table: a repeatable option). Missing options
 --- whose default is a placeholder in capitals are required. Raises a one-line error.
@@ -20,7 +35,7 @@ function M.parse(argv, spec, usage)
     local name, inline = a:match("^%-%-([%w%-]+)=(.*)$")
     name = name or a:match("^%-%-([%w%-]+)$")
     if a == "--help" or a == "-h" then
-      io.stdout:write(usage or "see the comment at the top of the script\n")
+      io.stdout:write(usage or M.script_help(argv[0]) or "see the comment at the top of the script\n")
       os.exit(0)
     elseif name then
       local d = spec[name]
