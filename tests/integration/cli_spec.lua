@@ -102,6 +102,23 @@ describe("command line", function()
     assert.is_nil(out:find("\27", 1, true), out)
   end)
 
+  it("-q and -v in the image-syncer mode too (its --quiet and --verbose)", function()
+    local dir = H.tmpdir()
+    local repo = H.unique("cli/qv-")
+    H.mkimage("plain", "single", repo, "v1", "--layers", "1", "--layer-size", "1K")
+    H.write(dir .. "/auth.json", cjson.encode({ [P] = { insecure = true }, [P2] = { insecure = true } }))
+    H.write(dir .. "/images.json", cjson.encode({ [P .. "/" .. repo] = P2 .. "/qv/" .. repo }))
+    local args = ("--auth %s --images %s --no-ledger --force"):format(H.q(dir .. "/auth.json"), H.q(dir .. "/images.json"))
+    local ok, out = H.isync("-q " .. args)
+    assert(ok, out)
+    assert.matches("1 image: 1 copied", out, 1, true)
+    assert.is_nil(out:find("Z copied ", 1, true), out)   -- no per-image line when quiet
+    ok, out = H.isync("-v " .. args)
+    assert(ok, out)
+    assert.matches("Z copied ", out, 1, true)
+    H.rm(dir)
+  end)
+
   it("every example script answers --help with its usage, exit 0", function()
     local p = io.popen("ls " .. H.q(H.root .. "/scripts") .. "/*.lua")
     local n = 0
