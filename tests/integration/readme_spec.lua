@@ -75,6 +75,37 @@ describe("README snippets", function()
     assert.is_true(n >= 5)
   end)
 
+  it("the 'ours.lua' policy runs against local registries (quay.io and registry.example.com replaced)", function()
+    local P, P2 = H.env("ISYNC_T_PLAIN"), H.env("ISYNC_T_PLAIN2")
+    local snippet
+    for _, b in ipairs(of("lua")) do if b.text:match("^%-%- ours%.lua") then snippet = b.text end end
+    assert(snippet, "README.md: the ours.lua example is gone")
+    local dir = H.tmpdir()
+    local src = H.registry("plain")
+    local repos = { "coreos/etcd", "prometheus/prometheus", "jetstack/cert-manager-controller" }
+    for _, repo in ipairs(repos) do
+      H.mkimage("plain", "single", repo, "v1.0.0", "--layers", "1", "--layer-size", "1K")
+      local m = assert(src:manifest(repo, "v1.0.0"))
+      for _, t in ipairs { "v1.0.1", "v1.1.0", "v1.2.0", "v1.3.0", "latest" } do
+        assert(src:put_manifest(repo, t, m.bytes, m.media_type))
+      end
+    end
+    local text = snippet:gsub('"quay%.io"', ("%q"):format(P)):gsub('"registry%.example%.com"', ("%q"):format(P2))
+      :gsub('"%.isync/ledger"', ("%q"):format(dir .. "/ledger"))
+    local ours = H.unique("ours") .. "/"   -- a fresh destination namespace per run
+    text = text:gsub('"ours/"', ("%q"):format(ours))
+    H.write(dir .. "/ours.lua", text)
+    local ok, out = H.isync(H.q(dir .. "/ours.lua"))
+    assert(ok, out)
+    local dst = H.registry("plain2")
+    for _, repo in ipairs(repos) do
+      local tags = assert(dst:tags(ours .. repo:match("[^/]+$")))
+      table.sort(tags)
+      assert.same({ "v1.1.0", "v1.2.0", "v1.3.0" }, tags)   -- the 3 newest minors, renamed
+    end
+    H.rm(dir)
+  end)
+
   it("every flag on an isync command line in a shell block is in that command's help", function()
     local help = {}
     local function help_of(words)
