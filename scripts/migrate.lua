@@ -12,9 +12,13 @@ local isync = require "isync"
 local opts = { jobs = 4, repos = {} }
 local i = 1
 while arg[i] do
-  local a = arg[i]
-  local function value() i = i + 1; return arg[i] or error(a .. " needs a value", 0) end
-  if a == "--help" or a == "-h" then io.stdout:write(isync.args_help(arg[0])); return 0
+  local a, inline = arg[i]:match("^(%-%-[%w%-]+)=(.*)$")   -- --flag=value as well
+  a = a or arg[i]
+  local function value()
+    if inline then return inline end
+    i = i + 1; return arg[i] or error(a .. " needs a value", 0)
+  end
+  if a == "--help" or a == "-h" then io.stdout:write(require("isync.args").script_help(arg[0])); return 0
   elseif a == "--from" then opts.from = value()
   elseif a == "--to" then opts.to = value()
   elseif a == "--plain-http" then opts.src_plain, opts.dst_plain = true, true

@@ -5,14 +5,14 @@
 --   -- o.from, o.to, o.n (a number because the default is), o.plain_http, o[1..] positional
 local M = {}
 
---- The leading comment block of a script (its "-- " lines up to the first line of code),
---- as the --help text of the example policies; nil when there is none.
+--- A script's help: its leading comment block (the scripts document their flags there, so
+--- --help and the source cannot disagree). nil when the file has no such block.
 function M.script_help(path)
   local f = path and io.open(path, "r")
   if not f then return nil end
   local lines = {}
   for line in f:lines() do
-    local text = line:match("^%-%- ?(.*)$")
+    local text = line:match("^%-%-%s?(.*)$")
     if not text then break end
     lines[#lines + 1] = text
   end

@@ -263,7 +263,6 @@ M.semver = lazy("isync.semver")
 M.rename = lazy("isync.rename")
 M.policy = lazy("isync.policy")
 M.args = function(argv, spec, usage) return require("isync.args").parse(argv, spec, usage) end
-M.args_help = function(path) return require("isync.args").script_help(path) or "" end
 M.connect = function(o) return require("isync.args").registries(o) end
 M.mirror = function(spec) return require("isync.policy").mirror(spec) end
 M.regex = lazy("isync.regex")

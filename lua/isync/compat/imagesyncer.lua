@@ -33,7 +33,8 @@ isync's own:
                               that stalls fails then, without further retries or rounds
   --max-retry-after N         a registry asking to wait longer (429 Retry-After) fails the
                               image at once (300 seconds)
-  --quiet | --verbose
+  -q, --quiet                 only failures and the summary (no per-image lines, no progress)
+  -v, --verbose               also each retry and its reason
 ]]
 
 local function fail(msg) error(msg, 0) end
@@ -49,7 +50,8 @@ local FLAGS = {
   ["--stall-timeout"] = "stall_timeout", ["--max-retry-after"] = "max_retry_after",
 }
 local BOOL = { ["--force"] = "force", ["--dry-run"] = "dry_run", ["--no-ledger"] = "no_ledger", ["--referrers"] = "referrers",
-               ["--quiet"] = "quiet", ["--verbose"] = "verbose", ["-h"] = "help", ["--help"] = "help" }
+               ["--quiet"] = "quiet", ["-q"] = "quiet", ["--verbose"] = "verbose", ["-v"] = "verbose",
+               ["-h"] = "help", ["--help"] = "help" }
 local REPEAT = { os = true, arch = true }
 
 function M.parse_args(argv)
