@@ -85,10 +85,15 @@ bad:
 }
 
 static int jp_push(isync_json *parent, isync_json *child) {
-  isync_json **items = realloc(parent->items, (parent->n + 1) * sizeof *items);
-  if (!items) return -1;
-  parent->items = items;
-  items[parent->n++] = child;
+  /* the array grows geometrically (capacity: the next power of two, at least 4, implied by
+   * n): one realloc per element made big lists cost a copy and a free chunk per element */
+  size_t n = parent->n;
+  if (n == 0 || (n >= 4 && (n & (n - 1)) == 0)) {
+    isync_json **items = realloc(parent->items, (n ? n * 2 : 4) * sizeof *items);
+    if (!items) return -1;
+    parent->items = items;
+  }
+  parent->items[parent->n++] = child;
   return 0;
 }
 

@@ -183,8 +183,9 @@ void isync_registry_note_redirect(isync_registry *r, const char *url) {
   char o[512];
   origin_of(url, o, sizeof o);
   /* a handful is plenty (one object store or CDN, maybe per region); beyond that, none */
-  if (strlen(o) >= sizeof r->redirect_origins[0] || r->nredirect_origins >= 8) return;
-  memcpy(r->redirect_origins[r->nredirect_origins++], o, strlen(o) + 1);   /* fits: checked above */
+  size_t n = strlen(o);
+  if (n >= sizeof r->redirect_origins[0] || r->nredirect_origins >= 8) return;
+  memcpy(r->redirect_origins[r->nredirect_origins++], o, n + 1);
 }
 
 void isync_registry_setup_http(const isync_registry *r, isync_http *h, int streaming) {

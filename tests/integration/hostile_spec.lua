@@ -96,6 +96,24 @@ describe("a hostile registry", function()
     assert.is_true(os.time() - t0 < 60)
   end)
 
+  it("redirect-foreign-bearer: the registry's Bearer token does not follow a redirect to another host", function()
+    local h = start(dir, "redirect-foreign-bearer", true)
+    local reg = reg_of(h, true)
+    local body, err, code = reg:blob(repo, config)
+    local tags = reg:tags(repo)
+    stop(h)
+    assert.is_nil(body)
+    assert.equal("UNAUTHORIZED", code)
+    clear(err)
+    assert.truthy(lines(h.log, "^GET /v2/.*/blobs/.* 307 auth=bearer") >= 1, H.read(h.log))   -- it was sent here
+    local f = H.read(h.flog)
+    assert.truthy(f:find("GET /v2/", 1, true), f)
+    assert.is_nil(f:find("auth=bearer", 1, true), f)         -- and not there
+    assert.is_nil(f:find("auth=basic", 1, true), f)
+    assert.same({ "v1" }, tags)
+    assert.equal(1, lines(h.log, "^GET /token"), H.read(h.log))   -- the foreign 401 cost no token
+  end)
+
   it("link-loop: pages A -> B -> A fail with PROTOCOL naming the loop", function()
     local h = start(dir, "link-loop")
     local tags, err, code = reg_of(h):tags(repo)

@@ -20,6 +20,8 @@ Scenarios (see tests/tools/README.md):
   link-metadata         tags/list Links rel=next to http://169.254.169.254/ (never contacted)
   redirect-foreign-401  GET of any blob: 307 to the foreign host, which answers 401 with its
                         own Bearer realm
+  redirect-foreign-bearer  Bearer auth (token from /token here); GET of any blob: 307 to the
+                        foreign host (our Authorization: Bearer header must not follow)
   redirect-loop         GET of any blob: 302 to itself with ?hop=N+1, forever
   token-huge            Bearer auth; the token realm (/token here) answers a 10 MB JSON
   token-expires-huge    Bearer auth; the token answer says expires_in 1e300 (count "GET /token")
@@ -37,7 +39,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-SCENARIOS = ["link-foreign", "link-loop", "link-huge", "link-metadata", "redirect-foreign-401", "redirect-loop",
+SCENARIOS = ["link-foreign", "link-loop", "link-huge", "link-metadata", "redirect-foreign-401", "redirect-foreign-bearer", "redirect-loop",
              "token-huge", "token-expires-huge", "retry-after-overflow", "challenge-token68", "tags-escape"]
 HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
 TAGS_RE = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
@@ -45,6 +47,7 @@ BLOB_RE = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[a-z0-9]+:[a-f0-9]+)$"
 HUGE_PAGES = 40           # link-huge ends after this many pages (a client without bounds finishes)
 HUGE_PAGE_TAGS = 100000
 TOKEN = "hostile-token"
+BEARER = ("token-huge", "token-expires-huge", "redirect-foreign-bearer")
 
 args = None
 lock = threading.Lock()
@@ -110,15 +113,14 @@ class Main(Base):
         return (self.headers.get("Authorization") or "") == "Basic " + want
 
     def challenge(self):
-        if args.scenario in ("token-huge", "token-expires-huge"):
+        if args.scenario in BEARER:
             return 'Bearer realm="%s/token",service="hostile"' % self.me()
         if args.scenario == "challenge-token68":
             return 'Negotiate abc==, Basic realm="hostile"'
         return 'Basic realm="hostile"'
 
     def authorized(self):
-        bearer = args.scenario in ("token-huge", "token-expires-huge")
-        if bearer:
+        if args.scenario in BEARER:
             return (self.headers.get("Authorization") or "") == "Bearer " + TOKEN
         return not args.user or self.basic_ok()
 
@@ -142,7 +144,8 @@ class Main(Base):
             if sc == "token-huge":
                 pad = "a" * (10 << 20)
                 return self.answer(200, json.dumps({"token": TOKEN, "pad": pad}).encode(), [("Content-Type", "application/json")])
-            doc = '{"token": "%s", "expires_in": 1e300}' % TOKEN
+            life = "1e300" if sc == "token-expires-huge" else "300"
+            doc = '{"token": "%s", "expires_in": %s}' % (TOKEN, life)
             return self.answer(200, doc.encode(), [("Content-Type", "application/json")])
         if not self.authorized():
             return self.answer(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
@@ -152,7 +155,7 @@ class Main(Base):
             return self.tags(m.group("name"), path, query, body)
         m = BLOB_RE.match(path)
         if m and self.command == "GET":
-            if sc == "redirect-foreign-401":
+            if sc in ("redirect-foreign-401", "redirect-foreign-bearer"):
                 return self.answer(307, b"", [("Location", self.foreign() + path)])
             if sc == "redirect-loop":
                 hop = int((re.search(r"hop=(\d+)", query) or [0, 0])[1]) + 1

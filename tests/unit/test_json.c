@@ -375,6 +375,30 @@ TEST(escaped_keys_and_lookup) {
   isync_json_free(j);
 }
 
+/* arrays and objects grow geometrically: every element of lists around the growth
+ * points (4, 8, ... 1024) must be kept in order */
+TEST(large_array_and_object_kept_whole) {
+  for (size_t count = 0; count <= 1100; count += count < 20 ? 1 : 97) {
+    char *s = malloc(count * 24 + 64), *p = s;
+    p += sprintf(p, "{\"tags\":[");
+    for (size_t i = 0; i < count; i++) p += sprintf(p, "%s\"t%zu\"", i ? "," : "", i);
+    p += sprintf(p, "],\"k\":1}");
+    isync_json *j = isync_json_parse(s, (size_t)(p - s));
+    REQUIRE(j != NULL);
+    const isync_json *tags = isync_json_get(j, "tags");
+    REQUIRE(tags && tags->type == ISYNC_JARR);
+    CHECK_INT(tags->n, count);
+    char want[32];
+    for (size_t i = 0; i < tags->n; i++) {
+      snprintf(want, sizeof want, "t%zu", i);
+      if (strcmp(tags->items[i]->str, want) != 0) { CHECK_STR(tags->items[i]->str, want); break; }
+    }
+    CHECK(isync_json_get(j, "k") != NULL);
+    isync_json_free(j);
+    free(s);
+  }
+}
+
 int main(void) {
   RUN(object_members);
   RUN(empty_containers);
@@ -397,5 +421,6 @@ int main(void) {
   RUN(depth_limit);
   RUN(depth_is_per_path_not_total);
   RUN(escaped_keys_and_lookup);
+  RUN(large_array_and_object_kept_whole);
   return unit_done();
 }
