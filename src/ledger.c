@@ -100,7 +100,7 @@ void isync_ledger_close(isync_ledger *l) {
 }
 
 static int valid_line(const char *s, size_t n, const char **payload, size_t *plen) {
-  if (n < 10 || s[8] != ' ') return 0;
+  if (n < 9 || s[8] != ' ') return 0;   /* "<crc> " and a payload, which may be empty */
   char hex[9];
   memcpy(hex, s, 8);
   hex[8] = '\0';

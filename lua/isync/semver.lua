@@ -16,7 +16,9 @@ function M.parse(tag)
   local nums = {}
   for n in core:gmatch("%d+") do nums[#nums + 1] = n end
   if #nums > 3 or core:find("%.%.") then return nil end
-  for _, n in ipairs(nums) do if #n > 1 and n:sub(1, 1) == "0" then return nil end end
+  -- a leading zero is not semver; past 18 digits a number is no longer an integer here
+  -- (tostring would fail on the float), and no version has such parts
+  for _, n in ipairs(nums) do if (#n > 1 and n:sub(1, 1) == "0") or #n > 18 then return nil end end
   local pre, build = rest:match("^%-([0-9A-Za-z%-%.]+)(.*)$")
   if pre then rest = build else pre = nil end
   local b = rest:match("^%+([0-9A-Za-z%-%.]+)$")
@@ -26,7 +28,7 @@ function M.parse(tag)
   if pre then
     for id in (pre .. "."):gmatch("([^.]*)%.") do
       if id == "" then return nil end
-      v.pre[#v.pre + 1] = id:match("^%d+$") and tonumber(id) or id
+      v.pre[#v.pre + 1] = id:match("^%d+$") and #id <= 18 and tonumber(id) or id
     end
   end
   return v

@@ -132,7 +132,24 @@ TEST(a_loader_that_cannot_take_a_record_stops_the_load_cleanly) {
   rm_dir();
 }
 
+/* found by fuzzing: an empty record was written as "<crc> \n" and then skipped as torn */
+TEST(an_empty_record_reads_back) {
+  fresh_dir();
+  char path[512], err[512];
+  snprintf(path, sizeof path, "%s/ledger", dir);
+  isync_ledger *l = isync_ledger_open(path, err, sizeof err);
+  REQUIRE(l);
+  CHECK_INT(isync_ledger_append(l, "", 0, err, sizeof err), 0);
+  CHECK_INT(isync_ledger_append(l, "x", 1, err, sizeof err), 0);
+  seen s = {0};
+  CHECK_INT(isync_ledger_load(l, collect, &s, err, sizeof err), 0);
+  CHECK_INT(s.n, 2);
+  isync_ledger_close(l);
+  rm_dir();
+}
+
 int main(void) {
+  RUN(an_empty_record_reads_back);
   RUN(compaction_never_follows_a_planted_tmp_symlink);
   RUN(appends_after_compaction_land_in_the_file);
   RUN(long_paths_are_never_truncated);
