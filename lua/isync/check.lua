@@ -6,13 +6,22 @@
 -- is an error naming it, not silently ignored.
 local M = {}
 
+-- isync's own modules: "@[isync]/..." when embedded in the host, else files in the directory
+-- this one was loaded from (require "isync" from stock lua5.4, lua/isync/ and compat/).
+local MODULE_DIR = debug.getinfo(1, "S").source:match("^@(.*[/\\])check%.lua$")
+
+local function ours(source)
+  if source:find("^@%[isync%]") then return true end
+  return MODULE_DIR ~= nil and source:sub(2, #MODULE_DIR + 1) == MODULE_DIR
+end
+
 --- "FILE:LINE: " of the nearest calling frame outside isync's own modules, or "".
 function M.where()
   for level = 2, 60 do
     local info = debug.getinfo(level, "Sl")
     if not info then break end
     local src = info.short_src or ""
-    if info.currentline > 0 and info.what ~= "C" and not src:find("^%[isync%]") then
+    if info.currentline > 0 and info.what ~= "C" and not ours(info.source or "") then
       return ("%s:%d: "):format(src, info.currentline)
     end
   end
