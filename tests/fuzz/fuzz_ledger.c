@@ -30,11 +30,25 @@ static void drop(recs *r) {
   memset(r, 0, sizeof *r);
 }
 
+static char dir[64];
+
+/* the ledger itself is unlinked after each input; its lock file and directory at exit */
+static void cleanup(void) {
+  char p[128];
+  snprintf(p, sizeof p, "%s/ledger.lock", dir);
+  unlink(p);
+  rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
-  static char dir[64];
   if (!dir[0]) {
-    snprintf(dir, sizeof dir, "/tmp/isync-fuzz-ledger.XXXXXX");
-    if (!mkdtemp(dir)) abort();
+    /* memory-backed when there is one: every close fdatasyncs, which on disk costs ~15x */
+    snprintf(dir, sizeof dir, "/dev/shm/isync-fuzz-ledger.XXXXXX");
+    if (!mkdtemp(dir)) {
+      snprintf(dir, sizeof dir, "/tmp/isync-fuzz-ledger.XXXXXX");
+      if (!mkdtemp(dir)) abort();
+    }
+    atexit(cleanup);
   }
   char path[128];
   snprintf(path, sizeof path, "%s/ledger", dir);
