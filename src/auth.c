@@ -94,11 +94,11 @@ int isync_auth_learn(isync_registry *r, isync_http *h) {
   return changed;
 }
 
-void isync_auth_explain_401(const isync_registry *r, char *out, size_t outsz) {
+void isync_auth_explain_401(const isync_registry *r, int token_server, char *out, size_t outsz) {
   int has = r->username && r->password;
   if (!has)
     snprintf(out, outsz, "%s needs credentials and none were found", r->name);
-  else if (r->auth_state == ISYNC_AUTH_BEARER && strcmp(r->username, "<token>") != 0)
+  else if (!token_server && r->auth_state == ISYNC_AUTH_BEARER && strcmp(r->username, "<token>") != 0)
     snprintf(out, outsz, "access denied by %s for user %s (the token it issued does not cover this)", r->name, r->username);
   else if (strcmp(r->username, "<token>") == 0)
     snprintf(out, outsz, "credentials rejected by %s (identity token)", r->name);
@@ -196,9 +196,7 @@ static void token_done(isync_engine *e, isync_http *h) {
     /* a token server's 401 is about the credentials themselves, never about scopes */
     const isync_registry *r = h->ctx;
     char why[512];
-    if (h->status == 401 && r->username)
-      snprintf(why, sizeof why, "credentials rejected by %s for user %s", r->name, r->username);
-    else if (h->status == 401) isync_auth_explain_401(r, why, sizeof why);
+    if (h->status == 401) isync_auth_explain_401(r, 1, why, sizeof why);
     else snprintf(why, sizeof why, "%s", h->status == 403 ? "access denied" : "token server error");
     snprintf(msg, sizeof msg, "token request to %s: HTTP %ld: %s", url, h->status, why);
     t->code = h->status == 401 ? "UNAUTHORIZED" : isync_code_for_status(h->status, NULL);

@@ -202,11 +202,7 @@ static void put_done(isync_engine *e, isync_job *j, isync_http *h) {
   if (loc) {
     char *abs = isync_url_resolve(h->url, loc);
     free(loc);
-    if (abs && !isync_registry_may_follow(j->reg, abs)) {
-      char origin[512];
-      isync_url_origin(abs, origin, sizeof origin);
-      isync_job_set_error(j, "PROTOCOL", "PATCH blob: registry %s named an upload Location on %s, which is not the registry: refused",
-                          j->reg->name, origin);
+    if (abs && isync_job_refuse_foreign(j, abs, "PATCH blob", "an upload Location")) {
       free(abs);
       isync_http_free(e, h);
       abort_copy(e, j);

@@ -178,7 +178,7 @@ void isync_job_set_http_error(isync_job *j, isync_http *h, const char *what, con
      * (the user's name is no secret; the password never appears) */
     isync_registry *r = j->src && !isync_registry_same_origin(j->reg, h->url) ? j->src : j->reg;
     char why[512];
-    isync_auth_explain_401(r, why, sizeof why);
+    isync_auth_explain_401(r, 0, why, sizeof why);
     isync_job_set_error(j, "UNAUTHORIZED", "%s %s: HTTP 401 UNAUTHORIZED: %s", what, url, why);
     isync_json_free(doc);
     return;
@@ -187,6 +187,15 @@ void isync_job_set_http_error(isync_job *j, isync_http *h, const char *what, con
   if (!message) message = h->status == 401 ? "authentication required" : h->status == 403 ? "access denied" : "";
   isync_job_set_error(j, code, "%s %s: HTTP %ld %s%s%s", what, url, h->status, code, *message ? ": " : "", message);
   isync_json_free(doc);
+}
+
+int isync_job_refuse_foreign(isync_job *j, const char *url, const char *what, const char *named) {
+  if (isync_registry_may_follow(j->reg, url)) return 0;
+  char origin[512];
+  isync_url_origin(url, origin, sizeof origin);
+  isync_job_set_error(j, "PROTOCOL", "%s: registry %s named %s on %s, which is not the registry: refused", what,
+                      j->reg->name, named, origin);
+  return 1;
 }
 
 void isync_job_fail_http(isync_engine *e, isync_job *j, isync_http *h, const char *what, const char *not_found_code) {

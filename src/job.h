@@ -88,6 +88,10 @@ void isync_job_fail_http(isync_engine *e, isync_job *j, isync_http *h, const cha
 /* Sets the job's error from h without finishing it (for ops that clean up first). */
 void isync_job_set_http_error(isync_job *j, isync_http *h, const char *what, const char *not_found_code);
 void isync_job_set_error(isync_job *j, const char *code, const char *fmt, ...);
+/* A URL the registry named (what: the request, named: "a next page", "an upload Location")
+ * that may not be followed (isync_registry_may_follow): sets the job's PROTOCOL error and
+ * returns 1, without finishing it. 0 when the URL is fine. */
+int isync_job_refuse_foreign(isync_job *j, const char *url, const char *what, const char *named);
 
 /* Operations (ops.c, blobcopy.c): start running j; it owns its registry slots. */
 void isync_ops_start(isync_engine *e, isync_job *j);

@@ -270,12 +270,9 @@ static int next_page(isync_engine *e, isync_job *j, isync_http *h, const char *w
   if (!abs) { isync_job_fail(e, j, "INTERNAL", "out of memory"); return 1; }
   char shown[512];
   isync_url_redact(abs, shown, sizeof shown);
-  if (!isync_registry_may_follow(j->reg, abs)) {
+  if (isync_job_refuse_foreign(j, abs, what, "a next page")) {
     /* refused before any connection: a registry must not aim us at 169.254.169.254 */
-    char origin[512];
-    isync_url_origin(abs, origin, sizeof origin);
-    isync_job_fail(e, j, "PROTOCOL", "%s: registry %s named a next page on %s, which is not the registry: refused",
-                   what, j->reg->name, origin);
+    isync_job_finish(e, j);
     free(abs);
     return 1;
   }
@@ -473,11 +470,8 @@ char *isync_upload_location(isync_engine *e, isync_job *j, isync_http *h) {
   free(loc);
   isync_http_free(e, h);
   if (!abs) { isync_job_fail(e, j, "INTERNAL", "out of memory"); return NULL; }
-  if (!isync_registry_may_follow(j->reg, abs)) {
-    char origin[512];
-    isync_url_origin(abs, origin, sizeof origin);
-    isync_job_fail(e, j, "PROTOCOL", "POST blob upload: registry %s named an upload Location on %s, which is not the registry: refused",
-                   j->reg->name, origin);
+  if (isync_job_refuse_foreign(j, abs, "POST blob upload", "an upload Location")) {
+    isync_job_finish(e, j);
     free(abs);
     return NULL;
   }

@@ -102,9 +102,10 @@ void isync_registry_reset(isync_registry *r);
 int isync_auth_learn(isync_registry *r, isync_http *h);
 /* 1 when url has the registry's scheme, host and port: credentials go only there. */
 int isync_registry_same_origin(const isync_registry *r, const char *url);
-/* Why the registry answered 401, in words: "HOST needs credentials and none were found",
- * "credentials rejected by HOST for user U", or, for a token it issued, access denied. */
-void isync_auth_explain_401(const isync_registry *r, char *out, size_t outsz);
+/* Why the registry (or, with token_server, its token server) answered 401, in words:
+ * "HOST needs credentials and none were found", "credentials rejected by HOST for user U",
+ * or, for a token the registry refused, access denied. */
+void isync_auth_explain_401(const isync_registry *r, int token_server, char *out, size_t outsz);
 /* "scheme://host:port" of a URL, lowercased, default port explicit (for messages too). */
 void isync_url_origin(const char *url, char *out, size_t n);
 /* 1 when a URL the registry named (Link rel=next, an upload Location) may be requested:
