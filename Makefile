@@ -14,12 +14,16 @@ ifeq ($(SANITIZE),1)
   CFLAGS    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDFLAGS   += -fsanitize=address,undefined
 endif
-ALL_CFLAGS  := -std=c11 -D_GNU_SOURCE -DISYNC_VERSION='"$(VERSION)"' -fPIC $(WARN) $(CFLAGS) $(PKG_CFLAGS)
+ALL_CFLAGS  := -std=c11 -D_GNU_SOURCE -DISYNC_VERSION='"$(VERSION)"' -fPIC $(WARN) $(CFLAGS) -Isrc $(PKG_CFLAGS)
 
-# C without Lua (the engine) and the Lua glue (src/l*.c)
-CORE_SRC    := src/buf.c src/ring.c src/digest.c src/json.c src/parse.c src/ref.c src/errors.c \
-               src/engine.c src/job.c src/registry.c src/auth.c src/ops.c src/blobcopy.c src/ledger.c
-GLUE_SRC    := src/lcore.c src/lledger.c
+# The C core by floor, each using only the floors below it (tests/unit/floors checks it):
+# util (no deps) -> engine (curl multi thread) -> registry (protocol) -> lua (glue) -> main.
+# Only src/lua/ and src/main.c include lua.h.
+UTIL_SRC    := $(wildcard src/util/*.c)
+ENGINE_SRC  := $(wildcard src/engine/*.c)
+REGISTRY_SRC:= $(wildcard src/registry/*.c)
+CORE_SRC    := $(UTIL_SRC) $(ENGINE_SRC) $(REGISTRY_SRC)
+GLUE_SRC    := $(wildcard src/lua/*.c)
 LUA_MODS    := $(wildcard lua/isync/*.lua lua/isync/*/*.lua)
 CORE_OBJ    := $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
 GLUE_OBJ    := $(GLUE_SRC:src/%.c=$(BUILD)/obj/%.o)
@@ -36,7 +40,7 @@ host: $(HOST)
 module: $(MODULE)
 unit: $(UNIT_BIN)
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) Makefile
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*/*.h) Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -85,17 +89,17 @@ clean:
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc
 FUZZ_NAMES  := challenge link url headers ref json ledger
 FUZZ_BIN    := $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
-fuzz_src_challenge := src/parse.c
-fuzz_src_link      := src/parse.c
-fuzz_src_url       := src/parse.c
-fuzz_src_headers   := src/parse.c
-fuzz_src_ref       := src/ref.c src/digest.c
-fuzz_src_json      := src/json.c
-fuzz_src_ledger    := src/ledger.c
+fuzz_src_challenge := src/util/parse.c
+fuzz_src_link      := src/util/parse.c
+fuzz_src_url       := src/util/parse.c
+fuzz_src_headers   := src/util/parse.c
+fuzz_src_ref       := src/util/ref.c src/util/digest.c
+fuzz_src_json      := src/util/json.c
+fuzz_src_ledger    := src/util/ledger.c
 fuzz_libs_ref      := $(shell pkg-config --libs openssl)
 
 fuzz: $(FUZZ_BIN)
 
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(wildcard src/*.c src/*.h) Makefile
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(wildcard src/*/*.c src/*/*.h) Makefile
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(fuzz_src_$*) $(fuzz_libs_$*)

@@ -19,9 +19,10 @@ build = {
   modules = {
     ["isync.core"] = {
       sources = {
-        "src/lcore.c", "src/lledger.c", "src/buf.c", "src/ring.c", "src/digest.c", "src/json.c", "src/parse.c",
-        "src/ref.c", "src/errors.c", "src/engine.c", "src/job.c", "src/registry.c", "src/auth.c",
-        "src/ops.c", "src/blobcopy.c", "src/ledger.c",
+        "src/lua/lcore.c", "src/lua/lledger.c", "src/util/buf.c", "src/util/digest.c", "src/util/errors.c",
+        "src/util/json.c", "src/util/ledger.c", "src/util/parse.c", "src/util/ref.c", "src/util/ring.c",
+        "src/engine/engine.c", "src/registry/auth.c", "src/registry/blobcopy.c", "src/registry/job.c",
+        "src/registry/ops.c", "src/registry/registry.c",
       },
       defines = { "_GNU_SOURCE", 'ISYNC_VERSION="0.1.0"' },
       incdirs = { "src" },

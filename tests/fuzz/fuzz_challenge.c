@@ -1,6 +1,6 @@
 /* fuzz_challenge.c - WWW-Authenticate parsing (isync_parse_challenges). */
 #include "fuzz.h"
-#include "parse.h"
+#include "util/parse.h"
 #include <ctype.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {

@@ -1,7 +1,7 @@
 /* fuzz_headers.c - small header values: Range ("0-123", "bytes=0-123") and Retry-After
  * (seconds or an HTTP date). Input: first byte picks the parser. */
 #include "fuzz.h"
-#include "parse.h"
+#include "util/parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
   if (n < 1) return 0;

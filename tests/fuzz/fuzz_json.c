@@ -1,6 +1,6 @@
 /* fuzz_json.c - the C JSON reader (token answers, error bodies, tag lists). */
 #include "fuzz.h"
-#include "json.h"
+#include "util/json.h"
 
 /* A structural fingerprint: parsing the same bytes twice must give the same tree. */
 static uint64_t walk(const isync_json *j, int depth) {

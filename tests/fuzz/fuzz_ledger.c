@@ -2,7 +2,7 @@
  * loading skips bad records; then one append and a compaction of what was loaded must
  * read back exactly. */
 #include "fuzz.h"
-#include "ledger.h"
+#include "util/ledger.h"
 #include <unistd.h>
 
 typedef struct { char **recs; size_t *lens; size_t n, cap; } recs;

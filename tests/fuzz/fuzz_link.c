@@ -1,6 +1,6 @@
 /* fuzz_link.c - Link rel="next" (isync_parse_link_next). */
 #include "fuzz.h"
-#include "parse.h"
+#include "util/parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
   char *s = fuzz_cstr(d, n);

@@ -1,7 +1,7 @@
 /* fuzz_ref.c - image references and digests (isync_ref_parse, name and digest rules). */
-#include "digest.h"
+#include "util/digest.h"
 #include "fuzz.h"
-#include "ref.h"
+#include "util/ref.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
   char *s = fuzz_cstr(d, n);

@@ -1,7 +1,7 @@
 /* fuzz_url.c - URL handling: resolve a Location/Link against a base, add a query, redact.
  * Input: "BASE\nREF\nVALUE". */
 #include "fuzz.h"
-#include "parse.h"
+#include "util/parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
   char *s = fuzz_cstr(d, n);

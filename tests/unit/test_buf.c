@@ -1,5 +1,5 @@
 /* test_buf.c - growable byte buffer. */
-#include "buf.h"
+#include "util/buf.h"
 #include "unit.h"
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* test_digest.c - sha256/sha512 digests and digest string validation. */
-#include "digest.h"
+#include "util/digest.h"
 #include "unit.h"
 #include <stdlib.h>
 #include <string.h>

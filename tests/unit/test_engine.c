@@ -1,5 +1,5 @@
 /* test_engine.c - the engine thread itself: what it may and may not receive. */
-#include "engine.h"
+#include "engine/engine.h"
 #include "unit.h"
 #include <signal.h>
 #include <stdatomic.h>

@@ -1,5 +1,5 @@
 /* test_errors.c - the error code table and the transport/HTTP mappings. */
-#include "errors.h"
+#include "util/errors.h"
 #include "unit.h"
 #include <string.h>
 

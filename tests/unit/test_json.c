@@ -1,5 +1,5 @@
 /* test_json.c - the small JSON reader. */
-#include "json.h"
+#include "util/json.h"
 #include "unit.h"
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* test_ledger.c - the ledger file at its trust edges: compaction's tmp file, long paths,
  * a loader callback that cannot take a record. */
-#include "ledger.h"
+#include "util/ledger.h"
 #include "unit.h"
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* test_parse.c - WWW-Authenticate, Link, Range, Retry-After and URL helpers. */
-#include "parse.h"
+#include "util/parse.h"
 #include "unit.h"
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* test_ref.c - image reference parsing and distribution name rules. */
-#include "ref.h"
+#include "util/ref.h"
 #include "unit.h"
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* test_ring.c - fixed-capacity byte ring. */
-#include "ring.h"
+#include "util/ring.h"
 #include "unit.h"
 #include <stdint.h>
 #include <stdlib.h>

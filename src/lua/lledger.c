@@ -2,7 +2,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
-#include "ledger.h"
+#include "util/ledger.h"
 
 #define LEDGER_MT "isync.Ledger"
 

@@ -1,8 +1,8 @@
 /* registry.c - registry endpoints: settings and the curl options they imply. */
-#include "registry.h"
-#include "engine.h"
-#include "ref.h"
-#include "buf.h"
+#include "registry/registry.h"
+#include "engine/engine.h"
+#include "util/ref.h"
+#include "util/buf.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>

@@ -1,11 +1,11 @@
 /* auth.c - registry authentication on the engine thread: the /v2/ challenge, Basic
  * credentials, and Bearer tokens cached per scope set and refreshed before expiry. */
-#include "engine.h"
-#include "errors.h"
-#include "job.h"
-#include "json.h"
-#include "parse.h"
-#include "registry.h"
+#include "engine/engine.h"
+#include "util/errors.h"
+#include "registry/job.h"
+#include "util/json.h"
+#include "util/parse.h"
+#include "registry/registry.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

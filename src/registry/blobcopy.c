@@ -10,11 +10,11 @@
  * curl never forwards Authorization to another host) -> on the first byte start the
  * upload: one PUT ?digest= of the known size, or PATCH chunks then a closing PUT.
  * Any failure aborts both transfers and DELETEs the upload session. */
-#include "engine.h"
-#include "errors.h"
-#include "job.h"
-#include "parse.h"
-#include "ring.h"
+#include "engine/engine.h"
+#include "util/errors.h"
+#include "registry/job.h"
+#include "util/parse.h"
+#include "util/ring.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* ledger.c - append-only crash-safe record file. */
-#include "ledger.h"
+#include "util/ledger.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

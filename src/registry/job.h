@@ -3,9 +3,9 @@
 #define ISYNC_JOB_H
 #include <stdatomic.h>
 #include <stdint.h>
-#include "buf.h"
-#include "digest.h"
-#include "registry.h"
+#include "util/buf.h"
+#include "util/digest.h"
+#include "registry/registry.h"
 
 typedef enum {
   ISYNC_JOB_PING,

@@ -1,9 +1,9 @@
 /* job.c - job lifecycle: submission, per-registry slots, completion and error reporting. */
-#include "job.h"
-#include "engine.h"
-#include "errors.h"
-#include "json.h"
-#include "parse.h"
+#include "registry/job.h"
+#include "engine/engine.h"
+#include "util/errors.h"
+#include "util/json.h"
+#include "util/parse.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

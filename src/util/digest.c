@@ -1,5 +1,5 @@
 /* digest.c - sha256/sha512 digests with OpenSSL's EVP interface. */
-#include "digest.h"
+#include "util/digest.h"
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>

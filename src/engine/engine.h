@@ -8,7 +8,7 @@
 #define ISYNC_ENGINE_H
 #include <curl/curl.h>
 #include <stdint.h>
-#include "buf.h"
+#include "util/buf.h"
 
 typedef struct isync_engine isync_engine;
 typedef struct isync_job isync_job;

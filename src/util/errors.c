@@ -1,5 +1,5 @@
 /* errors.c - error code table and mappings from transport and HTTP failures. */
-#include "errors.h"
+#include "util/errors.h"
 #include <string.h>
 
 const char *const isync_codes[] = {

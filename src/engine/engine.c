@@ -1,6 +1,6 @@
 /* engine.c - the curl multi loop thread, its queues and timers. */
-#include "engine.h"
-#include "job.h"
+#include "engine/engine.h"
+#include "registry/job.h"
 #include <errno.h>
 #include <stdatomic.h>
 #include <pthread.h>

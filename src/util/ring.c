@@ -4,7 +4,7 @@
  * unmapping gives the memory back at once, where malloc's heap would keep it (glibc raises
  * its mmap threshold after such frees). No process-wide allocator setting is needed, which
  * matters when isync is a module inside someone else's program. */
-#include "ring.h"
+#include "util/ring.h"
 #include <string.h>
 #include <sys/mman.h>
 

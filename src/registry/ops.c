@@ -2,11 +2,11 @@
  * manifest HEAD/GET/PUT, blob HEAD/mount/GET/PUT, and sleep. Each is a short chain of
  * requests; every request goes through auth_prepare and is retried once after a 401
  * with a fresh token. */
-#include "engine.h"
-#include "errors.h"
-#include "job.h"
-#include "json.h"
-#include "parse.h"
+#include "engine/engine.h"
+#include "util/errors.h"
+#include "registry/job.h"
+#include "util/json.h"
+#include "util/parse.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

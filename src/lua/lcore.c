@@ -10,12 +10,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "digest.h"
-#include "engine.h"
-#include "errors.h"
-#include "job.h"
-#include "ref.h"
-#include "registry.h"
+#include "util/digest.h"
+#include "engine/engine.h"
+#include "util/errors.h"
+#include "registry/job.h"
+#include "util/ref.h"
+#include "registry/registry.h"
 
 #define REGISTRY_MT "isync.Registry"
 #define JOB_MT "isync.Job"

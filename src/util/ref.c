@@ -1,6 +1,6 @@
 /* ref.c - reference parsing and name validation, after distribution/reference. */
-#include "ref.h"
-#include "digest.h"
+#include "util/ref.h"
+#include "util/digest.h"
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* json.c - recursive-descent JSON reader (RFC 8259), values into a small tree. */
-#include "json.h"
+#include "util/json.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* parse.c - header and URL parsers. Each is pure and unit-tested in tests/unit. */
-#include "parse.h"
+#include "util/parse.h"
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
