@@ -17,12 +17,14 @@ endif
 ALL_CFLAGS  := -std=c11 -D_GNU_SOURCE -DISYNC_VERSION='"$(VERSION)"' -fPIC $(WARN) $(CFLAGS) -Isrc $(PKG_CFLAGS)
 
 # The C core by floor, each using only the floors below it (tests/unit/floors checks it):
-# util (no deps) -> engine (curl multi thread) -> registry (protocol) -> lua (glue) -> main.
+# util (no deps) -> http (requests on a curl multi handle) -> engine (the thread, queues,
+# timers, slots) -> registry (the protocol: auth, operations) -> lua (glue) -> main.
 # Only src/lua/ and src/main.c include lua.h.
 UTIL_SRC    := $(wildcard src/util/*.c)
+HTTP_SRC    := $(wildcard src/http/*.c)
 ENGINE_SRC  := $(wildcard src/engine/*.c)
 REGISTRY_SRC:= $(wildcard src/registry/*.c)
-CORE_SRC    := $(UTIL_SRC) $(ENGINE_SRC) $(REGISTRY_SRC)
+CORE_SRC    := $(UTIL_SRC) $(HTTP_SRC) $(ENGINE_SRC) $(REGISTRY_SRC)
 GLUE_SRC    := $(wildcard src/lua/*.c)
 LUA_MODS    := $(wildcard lua/isync/*.lua lua/isync/*/*.lua)
 CORE_OBJ    := $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)

@@ -1,104 +1,97 @@
-/* engine.h - the network engine: one pthread running a curl multi loop (no Lua).
+/* engine.h - the engine: one pthread turning an HTTP loop, with queues, timers and
+ * connection slots (no Lua, no registries).
  *
- * The Lua thread creates jobs and posts them; the engine thread runs them as small
- * state machines over HTTP requests and queues each finished job on a completion queue
- * the Lua thread drains. Only the engine thread touches curl handles and registry auth
- * state; the two threads share nothing else but the queues (under one mutex). */
+ * The Lua thread creates jobs and submits them; the engine thread starts each when its
+ * slots are free, runs it (the job's type says how) and queues it, finished, on a
+ * completion queue the Lua thread drains. The engine knows a job only through its type:
+ * start, cancel, forget, free. The two threads share nothing but the queues (under one
+ * mutex); the completion queue can also be watched through a file descriptor. */
 #ifndef ISYNC_ENGINE_H
 #define ISYNC_ENGINE_H
-#include <curl/curl.h>
-#include <stdint.h>
-#include "util/buf.h"
+#include <stdatomic.h>
+#include "http/http.h"
 
 typedef struct isync_engine isync_engine;
 typedef struct isync_job isync_job;
-typedef struct isync_http isync_http;
 
-typedef void (*isync_engine_fn)(isync_engine *e, void *arg);
+/* What the engine needs to know of a kind of job. */
+typedef struct isync_job_type {
+  const char *name;
+  /* Engine thread, slots taken: run. Ends, now or later, with isync_job_finish. */
+  void (*start)(isync_engine *e, isync_job *j);
+  /* Engine stopping (its thread joined): abort; may start detached cleanup requests on
+   * isync_engine_http(e), which get one bounded moment to run. Optional. */
+  void (*cancel)(isync_engine *e, isync_job *j);
+  /* After that moment: drop state the job left in shared objects (waiters holding
+   * references, half-done handshakes), so they serve a later engine. Optional. */
+  void (*forget)(isync_job *j);
+  /* The last reference is gone: free the job (isync_job_release the common part). */
+  void (*free)(isync_job *j);
+} isync_job_type;
+
+/* A limit on jobs running at once (a registry's connections). Engine thread only. */
+typedef struct isync_slots { int active, max; } isync_slots;
+
+struct isync_job {
+  const isync_job_type *type;
+  atomic_int refs;
+  atomic_int done;
+  isync_slots *slots[2];         /* what it needs free to start (NULL: nothing) */
+  /* outcome, written by the engine thread before done is set */
+  int ok;
+  char *err;                     /* one line, no secrets */
+  const char *code;              /* stable code (util/errors.h), static string */
+  long http_status;
+  long retry_after;              /* seconds, -1 absent */
+  /* the engine's */
+  int holds_slots, claimed;
+  isync_job *next_done, *next_pending, *track_prev, *track_next;
+};
+
+void isync_job_init(isync_job *j, const isync_job_type *type);
+/* Frees the common part (the type's free calls it). */
+void isync_job_release(isync_job *j);
+void isync_job_ref(isync_job *j);
+void isync_job_unref(isync_job *j);
 
 isync_engine *isync_engine_start(char *err, size_t errsz);
-/* Stops the thread. With cancel, running jobs are aborted and open uploads deleted
- * (best effort, bounded); without, it waits for nothing and simply drops them. */
-void isync_engine_stop(isync_engine *e, int cancel);
+/* Stops the thread. Running jobs are cancelled (their detached cleanup requests get one
+ * bounded moment together), and every job still held ends CANCELED unless it finished. */
+void isync_engine_stop(isync_engine *e);
 
-/* Lua thread: hand a closure to the engine thread. 0 ok, -1 when stopping. */
-int isync_engine_post(isync_engine *e, isync_engine_fn fn, void *arg);
-/* The same for a closure over a job whose reference it carries (dropped if never run). */
-int isync_engine_post_job(isync_engine *e, isync_engine_fn fn, isync_job *job);
-
+/* Lua thread: hand the job to the engine (it takes its own reference). 0 ok, -1 stopping. */
+int isync_job_submit(isync_engine *e, isync_job *j);
 /* Lua thread: next finished job (ownership of one reference passes to the caller),
- * waiting up to timeout_ms (-1 = forever); NULL on timeout. Callers wait in short slices,
- * so Ctrl-C (a Lua hook) is seen between them. */
+ * waiting up to timeout_ms (-1 = forever); NULL on timeout. */
 isync_job *isync_engine_next_done(isync_engine *e, int timeout_ms);
 /* Lua thread: wait until job j is finished and take it off the completion queue.
  * Returns 1 when finished, 0 on timeout. The queue's reference is dropped. */
 int isync_engine_wait_job(isync_engine *e, isync_job *j, int timeout_ms);
+/* A descriptor readable while the completion queue is not empty (an eventfd), for a host
+ * event loop that would rather poll than block in isync_engine_next_done. */
+int isync_engine_fd(const isync_engine *e);
+
+typedef void (*isync_engine_fn)(isync_engine *e, void *arg);
+/* Any thread: run fn on the engine thread. 0 ok, -1 when stopping. */
+int isync_engine_post(isync_engine *e, isync_engine_fn fn, void *arg);
 
 /* ---- engine thread only ---- */
 
-/* One HTTP exchange on the multi handle. */
-struct isync_http {
-  CURL *easy;
-  struct curl_slist *headers;
-  char *url;
-  char method[8];
-  long status;
-  CURLcode cc;
-  char errbuf[CURL_ERROR_SIZE];
-  isync_buf body;           /* response body (capped) unless write_fn is set */
-  isync_buf resp_headers;   /* headers of the final response only */
-  const void *send_data;    /* request body from memory (not owned) */
-  isync_buf send_owned;     /* or owned here: send_data points into it */
-  size_t send_len, send_off;
-  /* streaming hooks: return like curl's callbacks (CURL_WRITEFUNC_PAUSE, CURL_READFUNC_PAUSE...) */
-  size_t (*write_fn)(isync_http *h, const char *p, size_t n);
-  size_t (*read_fn)(isync_http *h, char *p, size_t n);
-  void (*done)(isync_engine *e, isync_http *h);
-  void *ud;                 /* the job */
-  void *ctx;                /* the request's retry context (isync_request) */
-  void (*ctx_free)(void *ctx);
-  isync_engine *engine;     /* set when started */
-  int active;               /* on the multi handle */
-  int want_unpause;
-  isync_http *next_unpause;
-  isync_http *live_prev, *live_next;   /* every request not yet freed, for shutdown */
-  isync_http **owner;       /* cleared when this request is freed (a holder's pointer to it) */
-  int bad_header;           /* a header value held CR/LF or NUL: the request is refused */
-  int refused_pending;      /* a refused_done timer names it */
-};
-
-/* Creates a request for method+url with common options from the registry-level settings. */
-isync_http *isync_http_new(const char *method, const char *url);
-void isync_http_header(isync_http *h, const char *fmt, ...);
-void isync_http_start(isync_engine *e, isync_http *h);
-/* Removes from the multi handle if active, then frees. */
-void isync_http_free(isync_engine *e, isync_http *h);
-/* Value of a response header (case-insensitive name), copied into out; NULL if absent or
- * longer than outsz (use isync_http_header_dup for values of any length). */
-const char *isync_http_get_header(const isync_http *h, const char *name, char *out, size_t outsz);
-/* The same, malloc'd, whatever its length; NULL if absent. */
-char *isync_http_header_dup(const isync_http *h, const char *name);
-/* curl's words for a transport failure of h, with a hint where the cause is plain: an
- * HTTPS request answered in plain HTTP ("wrong version number") names --plain-http. */
-const char *isync_http_failure(const isync_http *h, char *out, size_t outsz);
-/* Schedule a paused transfer to resume on the next loop turn (never from inside callbacks). */
-void isync_http_unpause(isync_http *h);
-
-/* Run fn after ms milliseconds on the engine thread. With job set, the timer owns one
- * reference to it, dropped if the engine stops before the timer fires (fn drops it otherwise). */
+isync_http_loop *isync_engine_http(isync_engine *e);
+/* Run fn after ms milliseconds. The _job form holds a reference to the job until the
+ * timer fires (fn drops it) or the engine stops (the job then ends CANCELED). */
 void isync_engine_timer(isync_engine *e, long ms, isync_engine_fn fn, void *arg);
 void isync_engine_timer_job(isync_engine *e, long ms, isync_engine_fn fn, isync_job *job);
-/* Mark a job finished: it is moved to the completion queue. */
-void isync_engine_complete(isync_engine *e, isync_job *j);
-/* Jobs waiting for a registry slot, engine-wide: any released slot re-scans them all. */
-typedef struct { isync_job *head, *tail; } isync_job_queue;
-isync_job_queue *isync_engine_pending(isync_engine *e);
-/* Jobs running now, for cancellation at shutdown. */
-void isync_engine_track(isync_engine *e, isync_job *j);
-void isync_engine_untrack(isync_engine *e, isync_job *j);
 int isync_engine_stopping(const isync_engine *e);
 
-/* Blob bytes handed to uploads by every engine of the process (progress display). */
+/* The first failure is the one kept: one line, controls blanked, code interned. */
+void isync_job_set_error(isync_job *j, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Ends the job (ok unless an error was set): its slots go back, it moves to the
+ * completion queue, and jobs waiting for slots start. */
+void isync_job_finish(isync_engine *e, isync_job *j);
+void isync_job_fail(isync_engine *e, isync_job *j, const char *code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Bytes handed to uploads by every engine of the process (progress display). */
 long long isync_bytes_uploaded(void);
 void isync_count_uploaded(long long n);
 

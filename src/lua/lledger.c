@@ -2,6 +2,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
+#include "lua/lglue.h"
 #include "util/ledger.h"
 
 #define LEDGER_MT "isync.Ledger"

@@ -1,11 +1,9 @@
 /* auth.c - registry authentication on the engine thread: the /v2/ challenge, Basic
  * credentials, and Bearer tokens cached per scope set and refreshed before expiry. */
-#include "engine/engine.h"
+#include "registry/auth.h"
 #include "util/errors.h"
-#include "registry/job.h"
 #include "util/json.h"
 #include "util/parse.h"
-#include "registry/registry.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,8 +116,9 @@ static void transport_failure(const isync_http *h, const char *what, char **err,
   *code = isync_code_for_curl(h->cc);
 }
 
-static void ping_done(isync_engine *e, isync_http *h) {
+static void ping_done(isync_http *h) {
   isync_registry *r = h->ud;
+  isync_engine *e = h->ctx;
   char url[512];
   isync_url_redact(h->url, url, sizeof url);
   free(r->ping_err);
@@ -153,7 +152,7 @@ static void ping_done(isync_engine *e, isync_http *h) {
   }
   isync_waiter *w = r->ping_waiters;
   r->ping_waiters = NULL;
-  isync_http_free(e, h);
+  isync_http_free(h);
   wake(e, w, r->ping_err == NULL, r->ping_code, r->ping_err);
 }
 
@@ -164,9 +163,10 @@ static void start_ping(isync_engine *e, isync_registry *r) {
   if (!h) { r->auth_state = ISYNC_AUTH_UNKNOWN; isync_waiter *w = r->ping_waiters; r->ping_waiters = NULL; wake(e, w, 0, "INTERNAL", "out of memory"); return; }
   isync_registry_setup_http(r, h, 0);
   h->ud = r;
+  h->ctx = e;   /* not owned (no ctx_free) */
   h->done = ping_done;
   r->auth_state = ISYNC_AUTH_PINGING;
-  isync_http_start(e, h);
+  isync_http_start(isync_engine_http(e), h);
 }
 
 /* ---- Bearer tokens ---- */
@@ -177,8 +177,9 @@ static isync_token *find_token(isync_registry *r, const char *scopes) {
   return NULL;
 }
 
-static void token_done(isync_engine *e, isync_http *h) {
+static void token_done(isync_http *h) {
   isync_token *t = h->ud;
+  isync_engine *e = h->ctx;
   char url[512];
   isync_url_redact(h->url, url, sizeof url);
   t->fetching = 0;
@@ -194,7 +195,7 @@ static void token_done(isync_engine *e, isync_http *h) {
     transport_failure(h, "token request to", &t->err, &t->code);
   } else if (h->status != 200) {
     /* a token server's 401 is about the credentials themselves, never about scopes */
-    const isync_registry *r = h->ctx;
+    const isync_registry *r = t->reg;
     char why[512];
     if (h->status == 401) isync_auth_explain_401(r, 1, why, sizeof why);
     else snprintf(why, sizeof why, "%s", h->status == 403 ? "access denied" : "token server error");
@@ -227,7 +228,7 @@ static void token_done(isync_engine *e, isync_http *h) {
   t->waiters = NULL;
   /* the body held the token: wipe before freeing */
   if (h->body.data) memset(h->body.data, 0, h->body.len);
-  isync_http_free(e, h);
+  isync_http_free(h);
   wake(e, w, t->err == NULL, t->code, t->err);
 }
 
@@ -285,10 +286,10 @@ static void start_token_fetch(isync_engine *e, isync_registry *r, isync_token *t
     curl_easy_setopt(h->easy, CURLOPT_PASSWORD, r->password);
   }
   h->ud = t;
-  h->ctx = r;   /* for messages; not owned (no ctx_free) */
+  h->ctx = e;   /* not owned (no ctx_free) */
   h->done = token_done;
   t->fetching = 1;
-  isync_http_start(e, h);
+  isync_http_start(isync_engine_http(e), h);
 }
 
 void isync_auth_prepare(isync_engine *e, isync_registry *r, const char *scopes, isync_job *j,
@@ -312,6 +313,7 @@ void isync_auth_prepare(isync_engine *e, isync_registry *r, const char *scopes, 
   if (!t) {
     t = calloc(1, sizeof *t);
     if (!t || !(t->scope_key = strdup(scopes))) { free(t); isync_job_set_error(j, "INTERNAL", "out of memory"); cont(e, j, arg, 0); return; }
+    t->reg = r;
     t->next = r->tokens;
     r->tokens = t;
   }
@@ -349,19 +351,4 @@ static void drop_list(isync_waiter **list) {
 void isync_auth_drop_waiters(isync_registry *r) {
   drop_list(&r->ping_waiters);
   for (isync_token *t = r->tokens; t; t = t->next) drop_list(&t->waiters);
-}
-
-void isync_auth_free(isync_registry *r) {
-  isync_token *t = r->tokens;
-  while (t) {
-    isync_token *n = t->next;
-    isync_wipe_free(t->token);
-    free(t->scope_key);
-    free(t->err);
-    free(t);
-    t = n;
-  }
-  r->tokens = NULL;
-  free(r->realm); free(r->service); free(r->ping_err);
-  r->realm = r->service = r->ping_err = NULL;
 }

@@ -10,9 +10,7 @@
  * curl never forwards Authorization to another host) -> on the first byte start the
  * upload: one PUT ?digest= of the known size, or PATCH chunks then a closing PUT.
  * Any failure aborts both transfers and DELETEs the upload session. */
-#include "engine/engine.h"
-#include "util/errors.h"
-#include "registry/job.h"
+#include "registry/request.h"
 #include "util/parse.h"
 #include "util/ring.h"
 #include <stdio.h>
@@ -20,6 +18,7 @@
 #include <string.h>
 
 struct isync_blobcopy {
+  isync_engine *e;           /* for curl's callbacks, which get only the request */
   isync_ring ring;
   isync_hasher *hasher;
   isync_http *get, *put;
@@ -34,7 +33,7 @@ struct isync_blobcopy {
   int size_overflow;
 };
 
-void isync_blobcopy_free(isync_blobcopy *bc) {
+static void blobcopy_free(isync_blobcopy *bc) {
   if (!bc) return;
   isync_ring_free(&bc->ring);
   isync_hasher_free(bc->hasher);
@@ -44,33 +43,35 @@ void isync_blobcopy_free(isync_blobcopy *bc) {
 
 /* A finished copy gives its ring back at once: the job itself lives on until Lua collects
  * its handle, which can be many copies later (a 1 MiB ring per copy added up). */
-void isync_blobcopy_release(isync_engine *e, isync_job *j) {
-  isync_blobcopy *bc = j->bc;
-  if (!bc) return;
-  isync_http_free(e, bc->get);
-  isync_http_free(e, bc->put);
-  j->bc = NULL;
-  isync_blobcopy_free(bc);
+static void finish(isync_engine *e, isync_op *op) {
+  isync_blobcopy *bc = op->bc;
+  if (bc) {
+    isync_http_free(bc->get);
+    isync_http_free(bc->put);
+    op->bc = NULL;
+    blobcopy_free(bc);
+  }
+  isync_job_finish(e, &op->job);
 }
 
-static void upload_next(isync_engine *e, isync_job *j);
+static void upload_next(isync_engine *e, isync_op *op);
 static void upload_kick(isync_engine *e, void *arg);
 
-/* Ends the copy with j's error already set: stop both transfers, drop the session. */
-static void abort_copy(isync_engine *e, isync_job *j) {
-  isync_blobcopy *bc = j->bc;
-  isync_http_free(e, bc->get);
-  isync_http_free(e, bc->put);
+/* Ends the copy with its error already set: stop both transfers, drop the session. */
+static void abort_copy(isync_engine *e, isync_op *op) {
+  isync_blobcopy *bc = op->bc;
+  isync_http_free(bc->get);
+  isync_http_free(bc->put);
   bc->get = bc->put = NULL;
-  if (bc->upload_url) isync_fire_delete(e, j->reg, j->scopes, bc->upload_url);
-  isync_job_finish(e, j);
+  if (bc->upload_url) isync_fire_delete(e, op->reg, op->scopes, bc->upload_url);
+  finish(e, op);
 }
 
 /* ---- the download side ---- */
 
 static size_t get_write(isync_http *h, const char *p, size_t n) {
-  isync_job *j = h->ud;
-  isync_blobcopy *bc = j->bc;
+  isync_op *op = h->ud;
+  isync_blobcopy *bc = op->bc;
   if (!bc->status_checked) {
     bc->status_checked = 1;
     long status = 0;
@@ -86,7 +87,7 @@ static size_t get_write(isync_http *h, const char *p, size_t n) {
   if (!bc->upload_started) {
     /* curl forbids adding a transfer from inside a callback: start the upload next turn */
     bc->upload_started = 1;
-    isync_engine_timer_job(h->engine, 0, upload_kick, j);
+    isync_engine_timer_job(bc->e, 0, upload_kick, &op->job);
   }
   if (bc->size >= 0 && bc->got + (int64_t)n > bc->size) { bc->size_overflow = 1; return 0; }
   if (isync_ring_free_space(&bc->ring) < n) { bc->get_paused = 1; return CURL_WRITEFUNC_PAUSE; }
@@ -97,59 +98,59 @@ static size_t get_write(isync_http *h, const char *p, size_t n) {
   return n;
 }
 
-static void get_done(isync_engine *e, isync_job *j, isync_http *h) {
-  isync_blobcopy *bc = j->bc;
+static void get_done(isync_engine *e, isync_op *op, isync_http *h) {
+  isync_blobcopy *bc = op->bc;
   char src[700];
-  snprintf(src, sizeof src, "%s/%s@%s", j->src->name, j->src_repo, j->ref);
+  snprintf(src, sizeof src, "%s/%s@%s", op->src->name, op->src_repo, op->ref);
   if (h->cc == CURLE_WRITE_ERROR && bc->size_overflow) {
-    isync_job_set_error(j, "SIZE_MISMATCH", "GET blob %s: the source sent more than the %lld bytes expected", src, (long long)bc->size);
+    isync_job_set_error(&op->job, "SIZE_MISMATCH", "GET blob %s: the source sent more than the %lld bytes expected", src, (long long)bc->size);
   } else if (h->cc != CURLE_OK || h->status != 200) {
-    isync_job_set_http_error(j, h, "GET blob", "BLOB_UNKNOWN");
+    isync_op_set_http_error(op, h, "GET blob", "BLOB_UNKNOWN");
   } else if (bc->size >= 0 && bc->got != bc->size) {
-    isync_job_set_error(j, "SIZE_MISMATCH", "GET blob %s: got %lld bytes, expected %lld", src, (long long)bc->got, (long long)bc->size);
+    isync_job_set_error(&op->job, "SIZE_MISMATCH", "GET blob %s: got %lld bytes, expected %lld", src, (long long)bc->got, (long long)bc->size);
   } else {
     char computed[ISYNC_DIGEST_MAX];
     isync_hasher_finish(bc->hasher, computed);
     bc->hasher = NULL;
-    if (strcmp(computed, j->ref) != 0)
-      isync_job_set_error(j, "DIGEST_MISMATCH", "GET blob %s: the content's digest is %s", src, computed);
+    if (strcmp(computed, op->ref) != 0)
+      isync_job_set_error(&op->job, "DIGEST_MISMATCH", "GET blob %s: the content's digest is %s", src, computed);
   }
   bc->get = NULL;
-  isync_http_free(e, h);
-  if (j->err) { abort_copy(e, j); return; }
+  isync_http_free(h);
+  if (op->job.err) { abort_copy(e, op); return; }
   bc->size = bc->got;
   bc->verified = 1;
   bc->get_done = 1;
-  if (!bc->upload_started) upload_next(e, j);            /* an empty blob: no byte ever arrived */
+  if (!bc->upload_started) upload_next(e, op);            /* an empty blob: no byte ever arrived */
   else if (bc->put_paused && bc->put) { bc->put_paused = 0; isync_http_unpause(bc->put); }
 }
 
-static void get_setup(isync_engine *e, isync_job *j, isync_http *h) {
+static void get_setup(isync_engine *e, isync_op *op, isync_http *h) {
   (void)e;
-  isync_registry_setup_http(j->src, h, 1);
+  isync_registry_setup_http(op->src, h, 1);
   curl_easy_setopt(h->easy, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(h->easy, CURLOPT_BUFFERSIZE, 256L * 1024);
   h->body.limit = 64u << 10;
   h->write_fn = get_write;
-  j->bc->get = h;
-  h->owner = &j->bc->get;   /* a 401 retry frees h: the pointer must not dangle */
-  j->bc->status_checked = j->bc->get_error = 0;   /* a retry after a 401 starts afresh */
+  op->bc->get = h;
+  h->owner = &op->bc->get;   /* a 401 retry frees h: the pointer must not dangle */
+  op->bc->status_checked = op->bc->get_error = 0;   /* a retry after a 401 starts afresh */
 }
 
 /* A request of the copy could not be sent (auth failed...): the whole copy ends here. */
-static void request_failed(isync_engine *e, isync_job *j) { abort_copy(e, j); }
+static void request_failed(isync_engine *e, isync_op *op) { abort_copy(e, op); }
 
-static void start_get(isync_engine *e, isync_job *j) {
+static void start_get(isync_engine *e, isync_op *op) {
   char url[2048];
-  snprintf(url, sizeof url, "%s/v2/%s/blobs/%s", j->src->base, j->src_repo, j->ref);
-  isync_request_or(e, j, j->src, j->src_scopes, "GET", url, get_setup, get_done, request_failed);
+  snprintf(url, sizeof url, "%s/v2/%s/blobs/%s", op->src->base, op->src_repo, op->ref);
+  isync_request(e, op, op->src, op->src_scopes, "GET", url, get_setup, get_done, request_failed);
 }
 
 /* ---- the upload side ---- */
 
 static size_t put_read(isync_http *h, char *p, size_t n) {
-  isync_job *j = h->ud;
-  isync_blobcopy *bc = j->bc;
+  isync_op *op = h->ud;
+  isync_blobcopy *bc = op->bc;
   int64_t limit = bc->chunk_len - bc->chunk_sent;
   int64_t avail = (int64_t)bc->ring.used;
   /* hold back the blob's final byte until the download has proved the digest */
@@ -168,10 +169,10 @@ static size_t put_read(isync_http *h, char *p, size_t n) {
   return (size_t)k;
 }
 
-static void put_setup(isync_engine *e, isync_job *j, isync_http *h) {
+static void put_setup(isync_engine *e, isync_op *op, isync_http *h) {
   (void)e;
-  isync_blobcopy *bc = j->bc;
-  isync_registry_setup_http(j->reg, h, 1);
+  isync_blobcopy *bc = op->bc;
+  isync_registry_setup_http(op->reg, h, 1);
   isync_http_header(h, "Content-Type: application/octet-stream");
   if (bc->chunk_len > 0) {
     h->read_fn = put_read;
@@ -187,127 +188,149 @@ static void put_setup(isync_engine *e, isync_job *j, isync_http *h) {
   h->owner = &bc->put;
 }
 
-static void put_done(isync_engine *e, isync_job *j, isync_http *h) {
-  isync_blobcopy *bc = j->bc;
+static void put_done(isync_engine *e, isync_op *op, isync_http *h) {
+  isync_blobcopy *bc = op->bc;
   bc->put = NULL;
   int closing = bc->finishing;
   long want = closing ? 201 : 202;
   if (h->cc != CURLE_OK || h->status != want) {
-    isync_job_set_http_error(j, h, closing ? "PUT blob" : "PATCH blob", "BLOB_UPLOAD_UNKNOWN");
-    isync_http_free(e, h);
-    abort_copy(e, j);
+    isync_op_set_http_error(op, h, closing ? "PUT blob" : "PATCH blob", "BLOB_UPLOAD_UNKNOWN");
+    isync_http_free(h);
+    abort_copy(e, op);
     return;
   }
-  char *loc = isync_http_header_dup(h, "Location");
-  if (loc) {
-    char *abs = isync_url_resolve(h->url, loc);
-    free(loc);
-    if (abs && isync_job_refuse_foreign(j, abs, "PATCH blob", "an upload Location")) {
-      free(abs);
-      isync_http_free(e, h);
-      abort_copy(e, j);
-      return;
-    }
-    if (abs) { free(bc->upload_url); bc->upload_url = abs; }
+  /* each answer may move the session (a PATCH's 202 usually does) */
+  char *abs = isync_upload_location(op, h, closing ? "PUT blob" : "PATCH blob", 0);
+  if (op->job.err) {
+    isync_http_free(h);
+    abort_copy(e, op);
+    return;
   }
+  if (abs) { free(bc->upload_url); bc->upload_url = abs; }
   if (closing && (!bc->verified || bc->get)) {
     /* the registry committed before the download proved the digest: impossible with the
      * last byte held back, so a registry that does this is not trusted */
-    isync_job_set_error(j, "PROTOCOL", "PUT blob %s/%s: the registry answered before the upload was complete",
-                        j->reg->name, j->repo);
-    isync_http_free(e, h);
-    abort_copy(e, j);
+    isync_job_set_error(&op->job, "PROTOCOL", "PUT blob %s/%s: the registry answered before the upload was complete",
+                        op->reg->name, op->repo);
+    isync_http_free(h);
+    abort_copy(e, op);
     return;
   }
   if (closing) {
     char hdr[ISYNC_DIGEST_MAX];
-    if (isync_http_get_header(h, "Docker-Content-Digest", hdr, sizeof hdr) && strcmp(hdr, j->ref) != 0) {
-      isync_job_set_error(j, "DIGEST_MISMATCH", "PUT blob %s/%s: the registry stored %s, expected %s", j->reg->name, j->repo, hdr, j->ref);
-      isync_http_free(e, h);
-      abort_copy(e, j);
+    if (isync_http_get_header(h, "Docker-Content-Digest", hdr, sizeof hdr) && strcmp(hdr, op->ref) != 0) {
+      isync_job_set_error(&op->job, "DIGEST_MISMATCH", "PUT blob %s/%s: the registry stored %s, expected %s", op->reg->name, op->repo, hdr, op->ref);
+      isync_http_free(h);
+      abort_copy(e, op);
       return;
     }
-    isync_http_free(e, h);
+    isync_http_free(h);
     free(bc->upload_url);
     bc->upload_url = NULL;   /* committed: nothing to cancel any more */
-    j->bytes = bc->sent;
-    j->out_size = bc->sent;
-    isync_job_finish(e, j);
+    op->bytes = bc->sent;
+    op->out_size = bc->sent;
+    finish(e, op);
     return;
   }
-  isync_http_free(e, h);
-  upload_next(e, j);
+  isync_http_free(h);
+  upload_next(e, op);
 }
 
 static void upload_kick(isync_engine *e, void *arg) {
-  isync_job *j = arg;
-  if (!atomic_load(&j->done) && !j->err) upload_next(e, j);
-  isync_job_unref(j);
+  isync_op *op = arg;
+  if (!atomic_load(&op->job.done) && !op->job.err) upload_next(e, op);
+  isync_job_unref(&op->job);
 }
 
 /* Starts the next upload request: a chunk, the monolithic PUT, or the closing PUT. */
-static void upload_next(isync_engine *e, isync_job *j) {
-  isync_blobcopy *bc = j->bc;
+static void upload_next(isync_engine *e, isync_op *op) {
+  isync_blobcopy *bc = op->bc;
   bc->upload_started = 1;
   bc->chunk_sent = 0;
   int64_t left = bc->size - bc->sent;
   char *url;
   if (bc->size < 0) {
-    isync_job_set_error(j, "PROTOCOL", "GET blob %s/%s@%s: the source did not say how long the blob is", j->src->name, j->src_repo, j->ref);
-    abort_copy(e, j);
+    isync_job_set_error(&op->job, "PROTOCOL", "GET blob %s/%s@%s: the source did not say how long the blob is", op->src->name, op->src_repo, op->ref);
+    abort_copy(e, op);
     return;
   }
-  if (j->chunk_size > 0 && left > 0) {
+  if (op->chunk_size > 0 && left > 0) {
     /* PATCH a chunk; the closing PUT carries no body */
     bc->finishing = 0;
-    bc->chunk_len = left < j->chunk_size ? left : j->chunk_size;
+    bc->chunk_len = left < op->chunk_size ? left : op->chunk_size;
     url = strdup(bc->upload_url);
-    if (url) isync_request_or(e, j, j->reg, j->scopes, "PATCH", url, put_setup, put_done, request_failed);
+    if (url) isync_request(e, op, op->reg, op->scopes, "PATCH", url, put_setup, put_done, request_failed);
   } else {
     bc->finishing = 1;
     bc->chunk_len = left;
-    url = isync_url_add_query(bc->upload_url, "digest", j->ref);
-    if (url) isync_request_or(e, j, j->reg, j->scopes, "PUT", url, put_setup, put_done, request_failed);
+    url = isync_url_add_query(bc->upload_url, "digest", op->ref);
+    if (url) isync_request(e, op, op->reg, op->scopes, "PUT", url, put_setup, put_done, request_failed);
   }
-  if (!url) { isync_job_set_error(j, "INTERNAL", "out of memory"); abort_copy(e, j); return; }
+  if (!url) { isync_job_set_error(&op->job, "INTERNAL", "out of memory"); abort_copy(e, op); return; }
   free(url);
 }
 
 /* ---- start ---- */
 
-static void post_done(isync_engine *e, isync_job *j, isync_http *h) {
-  char *abs = isync_upload_location(e, j, h);
-  if (!abs) return;
-  j->bc->upload_url = abs;
-  start_get(e, j);
+static void post_done(isync_engine *e, isync_op *op, isync_http *h) {
+  char *abs = NULL;
+  if (!isync_http_ok(h, 202)) isync_op_set_http_error(op, h, "POST blob upload", "NAME_UNKNOWN");
+  else abs = isync_upload_location(op, h, "POST blob upload", 1);
+  isync_http_free(h);
+  if (!abs) { finish(e, op); return; }
+  op->bc->upload_url = abs;
+  start_get(e, op);
 }
 
-void isync_blobcopy_start(isync_engine *e, isync_job *j) {
-  const char *algo = strncmp(j->ref, "sha512:", 7) == 0 ? "sha512" : "sha256";
+static void copy_start(isync_engine *e, isync_job *j) {
+  isync_op *op = ISYNC_OP(j);
+  const char *algo = strncmp(op->ref, "sha512:", 7) == 0 ? "sha512" : "sha256";
   isync_blobcopy *bc = calloc(1, sizeof *bc);
-  if (!bc || isync_ring_init(&bc->ring, j->ring_size ? j->ring_size : (1u << 20)) != 0 ||
+  if (!bc || isync_ring_init(&bc->ring, op->ring_size > 0 ? (size_t)op->ring_size : (1u << 20)) != 0 ||
       !(bc->hasher = isync_hasher_new(algo))) {
-    isync_blobcopy_free(bc);
+    blobcopy_free(bc);
     isync_job_fail(e, j, "INTERNAL", "out of memory");
     return;
   }
-  bc->size = j->size;
-  j->bc = bc;
-  j->scopes = isync_scopes(j->repo, "pull,push", NULL, NULL);
-  j->src_scopes = isync_scopes(j->src_repo, "pull", NULL, NULL);
+  bc->e = e;
+  bc->size = op->size;
+  op->bc = bc;
+  op->scopes = isync_scopes(op->repo, "pull,push", NULL, NULL);
+  op->src_scopes = isync_scopes(op->src_repo, "pull", NULL, NULL);
   char url[2048];
-  snprintf(url, sizeof url, "%s/v2/%s/blobs/uploads/", j->reg->base, j->repo);
-  isync_request(e, j, j->reg, j->scopes, "POST", url, NULL, post_done);
+  snprintf(url, sizeof url, "%s/v2/%s/blobs/uploads/", op->reg->base, op->repo);
+  isync_request(e, op, op->reg, op->scopes, "POST", url, NULL, post_done, request_failed);
 }
 
 /* At shutdown (engine thread joined): stop both transfers and start the DELETE of the
  * upload session, so an interrupted run leaves no half-written upload. The engine's stop
  * drives every such DELETE at once, within one deadline for them all. */
-void isync_blobcopy_cancel(isync_engine *e, isync_job *j) {
-  isync_blobcopy *bc = j->bc;
+static void copy_cancel(isync_engine *e, isync_job *j) {
+  isync_op *op = ISYNC_OP(j);
+  isync_blobcopy *bc = op->bc;
   if (!bc) return;
-  isync_http_free(e, bc->get);
-  isync_http_free(e, bc->put);
+  isync_http_free(bc->get);
+  isync_http_free(bc->put);
   bc->get = bc->put = NULL;
-  if (bc->upload_url) isync_fire_delete(e, j->reg, j->scopes, bc->upload_url);
+  if (bc->upload_url) isync_fire_delete(e, op->reg, op->scopes, bc->upload_url);
 }
+
+static void copy_free(isync_job *j) {
+  blobcopy_free(ISYNC_OP(j)->bc);
+  isync_op_free(j);
+}
+
+static const isync_op_arg args[] = {
+  ISYNC_ARG("repo", ISYNC_ARG_REPO, 1, repo),
+  ISYNC_ARG("digest", ISYNC_ARG_DIGEST, 1, ref),
+  ISYNC_ARG("from", ISYNC_ARG_REPO, 1, src_repo),
+  ISYNC_ARG("source", ISYNC_ARG_REGISTRY, 1, src),
+  ISYNC_ARG_NUM("size", size, -1, -1, INT64_MAX),
+  ISYNC_ARG_NUM("chunk_size", chunk_size, 0, 0, INT64_MAX),
+  ISYNC_ARG_NUM("buffer_size", ring_size, 1 << 20, 64 << 10, 1 << 30),
+  ISYNC_ARG_END,
+};
+
+const isync_op_desc isync_op_blob_copy = {
+  {"blob_copy", copy_start, copy_cancel, isync_op_forget, copy_free}, 1, 1, args, ISYNC_RESULT_BYTES_MOVED,
+};

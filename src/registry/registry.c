@@ -1,6 +1,5 @@
 /* registry.c - registry endpoints: settings and the curl options they imply. */
 #include "registry/registry.h"
-#include "engine/engine.h"
 #include "util/ref.h"
 #include "util/buf.h"
 #include <ctype.h>
@@ -111,6 +110,7 @@ isync_registry *isync_registry_new(const char *name, const isync_reg_opts *o, ch
   r->timeout = o->timeout > 0 ? o->timeout : 120;
   r->stall_timeout = o->stall_timeout > 0 ? o->stall_timeout : 60;
   r->max_conns = o->max_conns > 0 ? o->max_conns : 8;
+  r->blob_slots.max = r->meta_slots.max = r->max_conns;
   r->auth_state = ISYNC_AUTH_UNKNOWN;
   if (!r->name || !r->base) { snprintf(err, errsz, "out of memory"); isync_registry_unref(r); return NULL; }
   if (!r->plain_http && build_bundle(r, o, err, errsz) != 0) { isync_registry_unref(r); return NULL; }
@@ -127,9 +127,24 @@ void isync_wipe_free(char *s) {
   free(s);
 }
 
+/* The auth state's memory (auth.c runs the handshakes; waiters are gone by now: each
+ * holds a job, which holds the registry). */
+static void free_auth_state(isync_registry *r) {
+  isync_token *t = r->tokens;
+  while (t) {
+    isync_token *n = t->next;
+    isync_wipe_free(t->token);
+    free(t->scope_key);
+    free(t->err);
+    free(t);
+    t = n;
+  }
+  free(r->realm); free(r->service); free(r->ping_err);
+}
+
 void isync_registry_unref(isync_registry *r) {
   if (!r || atomic_fetch_sub(&r->refs, 1) != 1) return;
-  isync_auth_free(r);
+  free_auth_state(r);
   free(r->name); free(r->base);
   isync_wipe_free(r->username); isync_wipe_free(r->password);
   free(r->ca_file); free(r->cert_file); free(r->key_file);
@@ -138,7 +153,7 @@ void isync_registry_unref(isync_registry *r) {
 }
 
 void isync_registry_reset(isync_registry *r) {
-  r->active = r->active_meta = 0;
+  r->blob_slots.active = r->meta_slots.active = 0;
   if (r->auth_state == ISYNC_AUTH_PINGING) r->auth_state = ISYNC_AUTH_UNKNOWN;
   for (isync_token *t = r->tokens; t; t = t->next) t->fetching = 0;
 }

@@ -7,10 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include "engine/engine.h"
 
-typedef struct isync_job isync_job;
-typedef struct isync_engine isync_engine;
-typedef struct isync_http isync_http;
 
 typedef struct isync_reg_opts {
   const char *username, *password;   /* password may be an identity (refresh) token when username is "<token>" */
@@ -43,6 +41,7 @@ typedef struct isync_token {
   int fetching;
   isync_waiter *waiters;
   char *err; const char *code;   /* last failure, given to waiters */
+  struct isync_registry *reg;    /* the registry it belongs to (not a reference) */
   struct isync_token *next;
 } isync_token;
 
@@ -61,8 +60,9 @@ typedef struct isync_registry {
   long connect_timeout, timeout, stall_timeout;
   int max_conns;
   /* engine thread state */
-  int active;           /* blob transfers in flight */
-  int active_meta;      /* metadata requests in flight */
+  isync_slots blob_slots;   /* blob transfers in flight: max_conns */
+  isync_slots meta_slots;   /* metadata requests in flight, a pool of their own so a listing
+                               or a HEAD never waits behind a queue of multi-GB layers */
   int auth_state;
   char *realm, *service;
   char *ping_err; const char *ping_code;
@@ -84,28 +84,10 @@ void isync_registry_unref(isync_registry *r);
 /* Applies TLS, timeouts and proxy-free settings to a request aimed at this registry. */
 void isync_registry_setup_http(const isync_registry *r, isync_http *h, int streaming);
 
-/* Auth, engine thread. Ensures the registry's challenge is known and, for Bearer, that a
- * token for `scopes` (space-separated) is cached; then calls cont(arg, ok). On failure the job's
- * error is set before cont(0). */
-void isync_auth_prepare(isync_engine *e, isync_registry *r, const char *scopes, isync_job *j,
-                        isync_auth_cont cont, void *arg, void (*arg_free)(void *));
-/* Adds the Authorization header for scopes, if any is due. */
-void isync_auth_apply(isync_registry *r, const char *scopes, isync_http *h);
-/* Forget the token for scopes (after a 401). */
-void isync_auth_invalidate(isync_registry *r, const char *scopes);
-/* Forgets every waiting job (engine shutdown), dropping their references. */
-void isync_auth_drop_waiters(isync_registry *r);
 /* After an engine stopped: no slot in use, no ping or token fetch in flight. */
 void isync_registry_reset(isync_registry *r);
-/* Learns the scheme from a 401's WWW-Authenticate (a registry whose /v2/ was open may
- * still protect repositories). Returns 1 when the state changed. */
-int isync_auth_learn(isync_registry *r, isync_http *h);
 /* 1 when url has the registry's scheme, host and port: credentials go only there. */
 int isync_registry_same_origin(const isync_registry *r, const char *url);
-/* Why the registry (or, with token_server, its token server) answered 401, in words:
- * "HOST needs credentials and none were found", "credentials rejected by HOST for user U",
- * or, for a token the registry refused, access denied. */
-void isync_auth_explain_401(const isync_registry *r, int token_server, char *out, size_t outsz);
 /* "scheme://host:port" of a URL, lowercased, default port explicit (for messages too). */
 void isync_url_origin(const char *url, char *out, size_t n);
 /* 1 when a URL the registry named (Link rel=next, an upload Location) may be requested:
@@ -114,7 +96,7 @@ void isync_url_origin(const char *url, char *out, size_t n);
 int isync_registry_may_follow(const isync_registry *r, const char *url);
 /* Engine thread: a blob GET of r ended on url after redirects; remembers its origin. */
 void isync_registry_note_redirect(isync_registry *r, const char *url);
-/* Frees all auth state (engine thread or last reference). */
-void isync_auth_free(isync_registry *r);
+
+
 
 #endif

@@ -1,0 +1,28 @@
+/* lglue.h - what the isync.core glue files share (each file: one userdata type). */
+#ifndef ISYNC_LGLUE_H
+#define ISYNC_LGLUE_H
+#include <lauxlib.h>
+#include <lua.h>
+#include "engine/engine.h"
+#include "registry/registry.h"
+
+#define REGISTRY_MT "isync.Registry"
+#define JOB_MT "isync.Job"
+
+/* lengine.c: the engine of this Lua state, started on first use, stopped when it closes. */
+isync_engine *isync_lua_engine(lua_State *L);
+/* lengine.c: stops it now (1), or there was none running (0). */
+int isync_lua_engine_stop(lua_State *L);
+
+/* lregistry.c: the registry at stack index i (an error when it is not one, or closed). */
+isync_registry *isync_lua_check_registry(lua_State *L, int i);
+/* NULL when the value at i is not a registry. */
+isync_registry *isync_lua_test_registry(lua_State *L, int i);
+
+/* Each file's part of luaopen_isync_core: metatables, and functions set in the table on top. */
+void isync_open_engine(lua_State *L);
+void isync_open_registry(lua_State *L);
+void isync_open_job(lua_State *L);
+void isync_open_ledger(lua_State *L);
+
+#endif
