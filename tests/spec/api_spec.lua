@@ -65,4 +65,22 @@ describe("packaging", function()
     end
     p:close()
   end)
+
+  it("the rockspec builds isync.core from every C file of the core and its glue", function()
+    local f = assert(io.open("rockspec/isync-scm-1.rockspec"))
+    local spec = f:read("a")
+    f:close()
+    local listed = {}
+    for path in spec:gmatch('"(src/[^"]+%.c)"') do listed[path] = true end
+    local p = io.popen("find src -mindepth 2 -name '*.c' | sort")
+    local n = 0
+    for path in p:lines() do
+      n = n + 1
+      assert.truthy(listed[path], path .. " is not in the rockspec's sources")
+      listed[path] = nil
+    end
+    p:close()
+    assert.is_true(n > 20)
+    assert.is_nil(next(listed), "the rockspec lists a file that is gone: " .. tostring(next(listed)))
+  end)
 end)
