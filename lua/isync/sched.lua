@@ -146,6 +146,22 @@ function M.run_until(pred)
   if not ok then error(err, 0) end
 end
 
+--- One turn that never blocks, for a program with its own event loop (luv, cqueues, a C
+--- poll loop): runs the ready tasks and hands finished operations to the tasks waiting for
+--- them. Call it when M.fd() is readable, and after spawning. Returns true while tasks are
+--- ready to run at once (call it again soon); false when isync waits for the network.
+function M.step()
+  local saved = in_loop
+  in_loop = true
+  local ok, err = pcall(turn, 0)
+  in_loop = saved
+  if not ok then error(err, 0) end
+  return ready_head <= ready_tail
+end
+
+--- A descriptor that is readable while finished operations wait for M.step (an eventfd).
+function M.fd() return core.fd() end
+
 -- The results, once the job's memory is given back (see job:close()).
 local function closed(job, ...)
   job:close()
