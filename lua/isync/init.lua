@@ -14,7 +14,8 @@ local check = require "isync.check"
 
 local M = {
   version = core.version,
-  codes = core.codes,
+  codes = core.codes,            -- code -> code: isync.codes.TIMEOUT == "TIMEOUT"
+  code_info = core.code_info,    -- code -> {code, class = "transient"|"permanent"|"usage"|"local", meaning}
   spawn = sched.spawn,
   wait = sched.wait,
   all = sched.all,

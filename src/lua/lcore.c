@@ -563,6 +563,7 @@ static int l_stop(lua_State *L) {
 }
 
 void isync_open_ledger(lua_State *L);   /* lledger.c */
+void isync_open_codes(lua_State *L);    /* lcodes.c */
 
 int luaopen_isync_core(lua_State *L) {
   static const luaL_Reg reg_methods[] = {{"info", reg_info}, {NULL, NULL}};
@@ -595,9 +596,7 @@ int luaopen_isync_core(lua_State *L) {
   }
   lua_pop(L, 1);
   luaL_newlib(L, funcs);
-  lua_newtable(L);
-  for (int i = 0; isync_codes[i]; i++) { lua_pushstring(L, isync_codes[i]); lua_setfield(L, -2, isync_codes[i]); }
-  lua_setfield(L, -2, "codes");
+  isync_open_codes(L);
   lua_pushstring(L, ISYNC_VERSION);
   lua_setfield(L, -2, "version");
   isync_open_ledger(L);

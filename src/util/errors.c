@@ -1,24 +1,78 @@
-/* errors.c - error code table and mappings from transport and HTTP failures. */
+/* errors.c - the error code table (code, class, meaning) and mappings from transport and HTTP failures. */
 #include "util/errors.h"
 #include <string.h>
 
-const char *const isync_codes[] = {
-  /* OCI distribution error codes */
-  "BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID",
-  "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID",
-  "NAME_UNKNOWN", "SIZE_INVALID", "UNAUTHORIZED", "DENIED", "UNSUPPORTED", "TOOMANYREQUESTS",
+#define T ISYNC_TRANSIENT
+#define P ISYNC_PERMANENT
+#define U ISYNC_USAGE
+#define L ISYNC_LOCAL
+/* The transient set is what isync.retry retries (with 408, 429 and 5xx statuses). */
+const isync_code_def isync_code_defs[] = {
+  /* OCI distribution error codes, as registries send them in error bodies */
+  {"BLOB_UNKNOWN", P, "the blob is not in the repository"},
+  {"BLOB_UPLOAD_INVALID", T, "the registry refused a step of the upload session"},
+  {"BLOB_UPLOAD_UNKNOWN", T, "the registry lost the upload session"},
+  {"DIGEST_INVALID", P, "the registry found the content does not match the digest given"},
+  {"MANIFEST_BLOB_UNKNOWN", T, "the manifest names a blob the repository lacks (object stores can lag)"},
+  {"MANIFEST_INVALID", P, "the registry rejected the manifest"},
+  {"MANIFEST_UNKNOWN", P, "no such manifest (tag or digest)"},
+  {"NAME_INVALID", P, "the registry rejected the repository name"},
+  {"NAME_UNKNOWN", P, "no such repository"},
+  {"SIZE_INVALID", P, "the content length does not match the size given"},
+  {"UNAUTHORIZED", P, "authentication is required or was refused"},
+  {"DENIED", P, "authenticated, but not allowed to do this"},
+  {"UNSUPPORTED", P, "the registry (or isync) does not support the operation or format"},
+  {"TOOMANYREQUESTS", T, "rate limited: wait and retry"},
+  {"UNAVAILABLE", T, "the registry says it is unavailable for now (Docker distribution's code)"},
   /* transport and client-side codes */
-  "TIMEOUT", "TLS", "CONNECT", "NETWORK", "DIGEST_MISMATCH", "SIZE_MISMATCH", "CANCELED",
-  "TOO_LARGE", "PROTOCOL", "SERVER_ERROR", "NOT_FOUND", "HTTP_ERROR", "BAD_MANIFEST",
-  "INTERNAL", "LEDGER", "PLATFORM",
-  NULL,
+  {"TIMEOUT", T, "no answer in time: connect, the whole request, or a stall"},
+  {"TLS", P, "the TLS handshake or the certificate check failed"},
+  {"CONNECT", T, "the host did not resolve or refused the connection"},
+  {"NETWORK", T, "the connection broke: a reset, a short read"},
+  {"DIGEST_MISMATCH", T, "the bytes received or stored do not have the expected digest"},
+  {"SIZE_MISMATCH", T, "a different number of bytes than expected"},
+  {"CANCELED", L, "the engine stopped before the request finished"},
+  {"TOO_LARGE", P, "an answer larger than isync accepts"},
+  {"PROTOCOL", P, "the registry broke the distribution protocol or named a foreign URL"},
+  {"SERVER_ERROR", T, "HTTP 5xx without a more specific code"},
+  {"NOT_FOUND", P, "HTTP 404 without a more specific code, or nothing matched"},
+  {"HTTP_ERROR", P, "another HTTP status isync cannot use"},
+  {"BAD_MANIFEST", P, "a manifest, index or referrers answer isync cannot read"},
+  {"PLATFORM", P, "no entry of the index passes the platform filter"},
+  {"INTERNAL", L, "out of memory, or an error raised by isync or by the policy"},
+  {"LEDGER", L, "the ledger file cannot be opened, read or written"},
+  {"IO_ERROR", L, "a local file (report, output list) cannot be written"},
+  {"INTERRUPTED", L, "the run was interrupted (Ctrl-C) before the image finished"},
+  /* the user's input */
+  {"INVALID_RULE", U, "an images-file rule that cannot be followed"},
+  {"REF_INVALID", U, "not an image reference (registry/repository:tag@digest)"},
+  {"PATTERN_INVALID", U, "a regular expression or version range that does not parse"},
+  {NULL, 0, NULL},
 };
+#undef T
+#undef P
+#undef U
+#undef L
+
+const isync_code_def *isync_code_find(const char *code) {
+  if (!code) return NULL;
+  for (const isync_code_def *d = isync_code_defs; d->code; d++)
+    if (strcmp(d->code, code) == 0) return d;
+  return NULL;
+}
 
 const char *isync_code_intern(const char *code) {
-  if (!code) return NULL;
-  for (int i = 0; isync_codes[i]; i++)
-    if (strcmp(isync_codes[i], code) == 0) return isync_codes[i];
-  return NULL;
+  const isync_code_def *d = isync_code_find(code);
+  return d ? d->code : NULL;
+}
+
+const char *isync_code_class_name(isync_code_class cls) {
+  switch (cls) {
+    case ISYNC_TRANSIENT: return "transient";
+    case ISYNC_PERMANENT: return "permanent";
+    case ISYNC_USAGE: return "usage";
+    default: return "local";
+  }
 }
 
 const char *isync_code_for_curl(CURLcode cc) {
