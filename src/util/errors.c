@@ -41,7 +41,7 @@ const isync_code_def isync_code_defs[] = {
   {"PLATFORM", P, "no entry of the index passes the platform filter"},
   {"INTERNAL", L, "out of memory, or an error raised by isync or by the policy"},
   {"LEDGER", L, "the ledger file cannot be opened, read or written"},
-  {"IO_ERROR", L, "a local file (report, output list) cannot be written"},
+  {"IO_ERROR", L, "a local file or directory cannot be read or written (report, outputs, certs.d)"},
   {"INTERRUPTED", L, "the run was interrupted (Ctrl-C) before the image finished"},
   /* the user's input */
   {"INVALID_RULE", U, "an images-file rule that cannot be followed"},
