@@ -19,13 +19,13 @@ build = {
   modules = {
     ["isync.core"] = {
       sources = {
-        "src/lua/lcore.c", "src/lua/lengine.c", "src/lua/ljob.c", "src/lua/lledger.c", "src/lua/lregistry.c",
-        "src/util/buf.c", "src/util/digest.c", "src/util/errors.c", "src/util/json.c", "src/util/ledger.c",
-        "src/util/parse.c", "src/util/ref.c", "src/util/ring.c", "src/http/http.c", "src/engine/engine.c",
-        "src/registry/auth.c", "src/registry/blobcopy.c", "src/registry/op.c", "src/registry/op_blob.c",
-        "src/registry/op_list.c", "src/registry/op_manifest.c", "src/registry/op_ping.c",
-        "src/registry/op_referrers.c", "src/registry/op_sleep.c", "src/registry/ops.c",
-        "src/registry/paging.c", "src/registry/registry.c", "src/registry/request.c",
+        "src/lua/lcodes.c", "src/lua/lcore.c", "src/lua/lengine.c", "src/lua/ljob.c", "src/lua/lledger.c",
+        "src/lua/lregistry.c", "src/util/buf.c", "src/util/digest.c", "src/util/errors.c", "src/util/json.c",
+        "src/util/ledger.c", "src/util/parse.c", "src/util/ref.c", "src/util/ring.c", "src/http/http.c",
+        "src/engine/engine.c", "src/registry/auth.c", "src/registry/blobcopy.c", "src/registry/op.c",
+        "src/registry/op_blob.c", "src/registry/op_list.c", "src/registry/op_manifest.c",
+        "src/registry/op_ping.c", "src/registry/op_referrers.c", "src/registry/op_sleep.c",
+        "src/registry/ops.c", "src/registry/paging.c", "src/registry/registry.c", "src/registry/request.c",
       },
       defines = { "_GNU_SOURCE", 'ISYNC_VERSION="0.1.0"' },
       incdirs = { "src" },

@@ -163,9 +163,9 @@ copy_tree = function(ctx, m, push_ref, label, top)
     fail(label .. ": Docker schema 1 manifests are deprecated and not supported", "UNSUPPORTED")
   elseif kind == "index" then
     if top and ctx.filter then
-      local note
-      bytes, note = platform.filter_index(ctx.filter, m.bytes)
-      if not bytes then fail(label .. ": " .. note, "PLATFORM") end
+      local note, fcode
+      bytes, note, fcode = platform.filter_index(ctx.filter, m.bytes)
+      if not bytes then fail(label .. ": " .. note, fcode) end
       if note then
         ctx.note = note
         doc = manifest.decode(bytes)

@@ -14,7 +14,8 @@ local check = require "isync.check"
 
 local M = {
   version = core.version,
-  codes = core.codes,
+  codes = core.codes,            -- code -> code: isync.codes.TIMEOUT == "TIMEOUT"
+  code_info = core.code_info,    -- code -> {code, class = "transient"|"permanent"|"usage"|"local", meaning}
   spawn = sched.spawn,
   wait = sched.wait,
   all = sched.all,
@@ -200,7 +201,9 @@ end
 --- PUT manifest bytes exactly as given under a tag or digest; returns the digest.
 function Registry:put_manifest(repo, ref, bytes, media_type)
   if type(bytes) == "table" then bytes, media_type = bytes.bytes, media_type or bytes.media_type end
-  assert(type(bytes) == "string" and type(media_type) == "string", "put_manifest: bytes and media_type are needed")
+  if type(bytes) ~= "string" or type(media_type) ~= "string" then
+    check.fail("registry:put_manifest: bytes and media_type (strings) are needed")
+  end
   return call_reg(self, "manifest_put", { repo = self:repo(repo), ref = ref, data = bytes, media_type = media_type })
 end
 
@@ -225,9 +228,9 @@ end
 --- (its pages joined), or false when the registry has no referrers API (then look for the
 --- "sha256-<hex>" tag).
 function Registry:referrers(repo, digest)
-  local r, err, code = call_reg(self, "referrers", { repo = self:repo(repo), digest = digest })
+  local r, err, code, info = call_reg(self, "referrers", { repo = self:repo(repo), digest = digest })
   if type(r) == "table" then return require("isync.referrers").join(r, self.name .. "/" .. repo .. " referrers of " .. digest) end
-  return r, err, code
+  return r, err, code, info
 end
 
 --- Upload bytes as a blob; returns its digest.

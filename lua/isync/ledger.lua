@@ -7,6 +7,7 @@
 -- facts and check for real. On disk it is an append-only log (isync.core ledger), so a
 -- crash loses at most the last record, and a torn record is ignored on load.
 local core = require "isync.core"
+local check = require "isync.check"
 
 local M = {}
 local Ledger = {}
@@ -27,8 +28,11 @@ local function mkdir_p(dir)
 end
 
 --- Opens (creating) the ledger at path (default: $XDG_STATE_HOME/isync/ledger).
---- Returns the ledger, or nil, message, "LEDGER".
+--- Returns the ledger, or nil, message, "LEDGER". A path that is not a string raises.
 function M.open(path)
+  if path ~= nil and type(path) ~= "string" then
+    check.fail("isync.ledger: the path must be a string, not a " .. type(path))
+  end
   path = path or default_path()
   local dir = path:match("^(.*)/[^/]*$")
   if dir and dir ~= "" then mkdir_p(dir) end
@@ -36,8 +40,8 @@ function M.open(path)
   if not file then return nil, err, code end
   local self = setmetatable({ path = path, file = file, blobs = {}, images = {}, live = 0, skipped = 0 }, Ledger)
   -- each record is applied as it is read: no table of every record ever written
-  local skipped, err = file:load(function(rec) self:_apply(rec) end)
-  if not skipped then file:close(); return nil, err, "LEDGER" end
+  local skipped, lerr, lcode = file:load(function(rec) self:_apply(rec) end)
+  if not skipped then file:close(); return nil, lerr, lcode end
   self.skipped = skipped
   return self
 end
@@ -58,10 +62,19 @@ function Ledger:_apply(rec)
   end
 end
 
+-- The open file; using a closed ledger is misuse.
+function Ledger:_file()
+  if not self.file then check.fail("isync.ledger: the ledger " .. self.path .. " is closed") end
+  return self.file
+end
+
+-- A record that cannot be written raises (not nil, message, code): the facts already
+-- applied would be lost, and a ledger that cannot be written must stop the run.
 function Ledger:_record(rec)
+  local file = self:_file()
   self:_apply(rec)
-  local ok, err = self.file:append(rec)
-  if not ok then error(err, 0) end   -- a ledger that cannot be written must stop the run
+  local ok, err = file:append(rec)
+  if not ok then error(err, 0) end
 end
 
 function Ledger:has_blob(base, repo, digest)
@@ -105,17 +118,22 @@ function Ledger:_snapshot()
 end
 
 --- Flushes to disk; rewrites the file when it holds far more records than live facts.
+--- true, or nil, message, "LEDGER".
 function Ledger:sync()
-  if self.file:appended() > 1000 and self.file:appended() > 2 * self.live then
-    local ok, err = self.file:compact(self:_snapshot())
-    if not ok then return nil, err, "LEDGER" end
-    return true
-  end
-  return self.file:sync()
+  local file = self:_file()
+  if file:appended() > 1000 and file:appended() > 2 * self.live then return file:compact(self:_snapshot()) end
+  return file:sync()
 end
 
+--- Syncs and closes; true, or nil, message, "LEDGER" when the last sync failed (closed
+--- either way). Closing again does nothing and returns true.
 function Ledger:close()
-  if self.file then self:sync(); self.file:close(); self.file = nil end
+  if not self.file then return true end
+  local ok, err, code = self:sync()
+  self.file:close()
+  self.file = nil
+  if not ok then return nil, err, code end
+  return true
 end
 
 M.Ledger = Ledger

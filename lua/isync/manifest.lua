@@ -21,15 +21,16 @@ local SCHEMA1_TYPES = { [M.DOCKER_SCHEMA1] = true, [M.DOCKER_SCHEMA1_SIGNED] = t
 
 local function is_table(v) return type(v) == "table" end
 
---- Decodes manifest bytes. Returns the document, or nil and a reason.
+--- Decodes manifest bytes. Returns the document, or nil, reason, "BAD_MANIFEST".
 function M.decode(bytes)
-  if not bytes:match("^%s*{") then return nil, "not a JSON object" end
+  if not bytes:match("^%s*{") then return nil, "not a JSON object", "BAD_MANIFEST" end
   local doc, err = cjson.decode(bytes)
-  if not is_table(doc) then return nil, "not a JSON object" .. (err and (": " .. err) or "") end
+  if not is_table(doc) then return nil, "not a JSON object" .. (err and (": " .. err) or ""), "BAD_MANIFEST" end
   return doc
 end
 
---- The kind of a fetched manifest: "index", "image" or "schema1"; nil and a reason otherwise.
+--- The kind of a fetched manifest: "index", "image" or "schema1"; nil, reason, "BAD_MANIFEST"
+--- otherwise.
 --- The Content-Type wins; the document's own mediaType and shape decide when it is vague.
 function M.kind(media_type, doc)
   local mt = media_type
@@ -39,7 +40,7 @@ function M.kind(media_type, doc)
   if SCHEMA1_TYPES[mt] or doc.schemaVersion == 1 then return "schema1" end
   if is_table(doc.manifests) then return "index" end
   if is_table(doc.layers) or is_table(doc.config) then return "image" end
-  return nil, "unrecognised manifest (media type " .. tostring(media_type) .. ")"
+  return nil, "unrecognised manifest (media type " .. tostring(media_type) .. ")", "BAD_MANIFEST"
 end
 
 --- The media type to push with: the fetched Content-Type when it names a manifest,
@@ -66,34 +67,36 @@ local function check_descriptor(d, where)
   return true
 end
 
---- The blobs an image manifest needs: config first, then layers. Each is
+--- The blobs an image manifest needs: config first, then layers (nil, reason,
+--- "BAD_MANIFEST" when a descriptor is malformed). Each is
 --- {digest, size, media_type, foreign = true when it must not be pushed (urls / foreign type)}.
 function M.blobs(doc)
   local out = {}
   if doc.config ~= nil then
     local ok, err = check_descriptor(doc.config, "config")
-    if not ok then return nil, err end
+    if not ok then return nil, err, "BAD_MANIFEST" end
     out[#out + 1] = { digest = doc.config.digest, size = math.tointeger(doc.config.size), media_type = doc.config.mediaType }
   end
   local layers, what = doc.layers, "layer"
   if layers == nil and doc.blobs ~= nil then layers, what = doc.blobs, "blob" end
-  if layers ~= nil and not is_table(layers) then return nil, what .. "s is not a list" end
+  if layers ~= nil and not is_table(layers) then return nil, what .. "s is not a list", "BAD_MANIFEST" end
   for i, l in ipairs(layers or {}) do
     local ok, err = check_descriptor(l, what .. " " .. i)
-    if not ok then return nil, err end
+    if not ok then return nil, err, "BAD_MANIFEST" end
     local foreign = l.mediaType == M.DOCKER_FOREIGN_LAYER or (is_table(l.urls) and #l.urls > 0)
     out[#out + 1] = { digest = l.digest, size = math.tointeger(l.size), media_type = l.mediaType, foreign = foreign or nil }
   end
   return out
 end
 
---- The children of an index: {digest, size, media_type, platform}.
+--- The children of an index: {digest, size, media_type, platform}; nil, reason,
+--- "BAD_MANIFEST" when malformed.
 function M.children(doc)
-  if not is_table(doc.manifests) then return nil, "manifests is not a list" end
+  if not is_table(doc.manifests) then return nil, "manifests is not a list", "BAD_MANIFEST" end
   local out = {}
   for i, d in ipairs(doc.manifests) do
     local ok, err = check_descriptor(d, "manifests[" .. i .. "]")
-    if not ok then return nil, err end
+    if not ok then return nil, err, "BAD_MANIFEST" end
     out[#out + 1] = { digest = d.digest, size = math.tointeger(d.size), media_type = d.mediaType, platform = d.platform }
   end
   return out

@@ -269,8 +269,8 @@ function Plan:run(run_opts)
     end
   end
   if ledger then
-    local ok, err = ledger:sync()
-    if own_ledger then ledger:close() end
+    local ok, err
+    if own_ledger then ok, err = ledger:close() else ok, err = ledger:sync() end
     if not ok then log:error("ledger: " .. tostring(err)) end
   end
   report:finish(core.monotime() - t0)

@@ -52,11 +52,12 @@ end
 
 --- Filters an index's bytes. Returns the bytes unchanged when every entry passes (so the
 --- digest is kept); otherwise a new index built deterministically from the kept entries,
---- with a note saying why the digest changed. nil, reason when nothing is left.
+--- with a note saying why the digest changed. nil, reason, code when the bytes are no index
+--- ("BAD_MANIFEST") or nothing is left ("PLATFORM").
 function M.filter_index(f, bytes)
   if not f then return bytes end
   local doc, err = json.decode(bytes)
-  if type(doc) ~= "table" or type(doc.manifests) ~= "table" then return nil, "corrupt index: " .. tostring(err) end
+  if type(doc) ~= "table" or type(doc.manifests) ~= "table" then return nil, "corrupt index: " .. tostring(err), "BAD_MANIFEST" end
   local kept, dropped = json.array(), {}
   for _, d in ipairs(doc.manifests) do
     if M.matches(f, d.platform) then
@@ -67,7 +68,7 @@ function M.filter_index(f, bytes)
     end
   end
   if #dropped == 0 then return bytes end
-  if #kept == 0 then return nil, "no platform matches " .. M.describe(f) end
+  if #kept == 0 then return nil, "no platform matches " .. M.describe(f), "PLATFORM" end
   doc.manifests = kept
   return json.encode(doc, "   "), ("platform filter (%s) dropped %s: a new index, so a new digest"):format(
     M.describe(f), table.concat(dropped, ", "))

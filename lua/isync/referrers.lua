@@ -3,13 +3,16 @@
 -- without it, through the fallback tag "sha256-<hex>" whose index lists them.
 local json = require "isync.json"
 local manifest = require "isync.manifest"
+local check = require "isync.check"
 
 local M = {}
 
 --- The fallback tag of a digest: "<alg>-<hex>", the hex cut at 64 characters as the OCI
 --- distribution spec says (a sha512 one would exceed the 128 a tag may have).
 function M.tag(digest)
-  local alg, hex = digest:match("^([^:]+):(.*)$")
+  local alg, hex
+  if type(digest) == "string" then alg, hex = digest:match("^([^:]+):(.+)$") end
+  if not alg then check.fail("isync.referrers.tag: a digest (alg:hex) is needed, not " .. tostring(digest)) end
   return alg .. "-" .. hex:sub(1, 64)
 end
 
@@ -20,12 +23,13 @@ local function index_doc(bytes)
   if type(doc) == "table" and type(doc.manifests) == "table" then return doc end
 end
 
--- The descriptors of an index's bytes; nil and a reason when they are not an index.
+--- The descriptors of an index's bytes; nil, message, "BAD_MANIFEST" when they are not an
+--- index. where names the bytes in the message.
 local function descriptors(bytes, where)
   local doc = index_doc(bytes)
-  if not doc then return nil, where .. ": not an image index" end
+  if not doc then return nil, where .. ": not an image index", "BAD_MANIFEST" end
   local ok, err = manifest.children(doc)
-  if not ok then return nil, where .. ": " .. err end
+  if not ok then return nil, where .. ": " .. err, "BAD_MANIFEST" end
   return doc.manifests
 end
 M.descriptors = descriptors
@@ -48,23 +52,23 @@ end
 --- The referrers of repo@digest at reg. Returns the list of descriptors (as the registry
 --- gave them: mediaType, digest, size, artifactType, annotations) and how they were found:
 --- "api"; "tag" plus the fallback index {bytes, digest, media_type}; or "none" (no API and
---- no fallback tag). nil, message, code when the registry fails.
+--- no fallback tag). nil, message, code[, info] when the registry fails.
 function M.list(reg, repo, digest)
-  local bytes, err, code = reg:referrers(repo, digest)
-  if bytes == nil then return nil, err, code end
+  local tag = M.tag(digest)
+  local bytes, err, code, info = reg:referrers(repo, digest)
+  if bytes == nil then return nil, err, code, info end
   if bytes then
-    local list, derr = descriptors(bytes, reg.name .. "/" .. repo .. " referrers of " .. digest)
-    if not list then return nil, derr, "BAD_MANIFEST" end
+    local list, derr, dcode = descriptors(bytes, reg.name .. "/" .. repo .. " referrers of " .. digest)
+    if not list then return nil, derr, dcode end
     return list, "api"
   end
-  local tag = M.tag(digest)
-  local head, herr, hcode = reg:head(repo, tag)
-  if head == nil then return nil, herr, hcode end
+  local head, herr, hcode, hinfo = reg:head(repo, tag)
+  if head == nil then return nil, herr, hcode, hinfo end
   if not head then return json.array(), "none" end
-  local m, merr, mcode = reg:manifest(repo, tag)
-  if not m then return nil, merr, mcode end
-  local list, derr = descriptors(m.bytes, reg.name .. "/" .. repo .. ":" .. tag)
-  if not list then return nil, derr, "BAD_MANIFEST" end
+  local m, merr, mcode, minfo = reg:manifest(repo, tag)
+  if not m then return nil, merr, mcode, minfo end
+  local list, derr, dcode = descriptors(m.bytes, reg.name .. "/" .. repo .. ":" .. tag)
+  if not list then return nil, derr, dcode end
   return list, "tag", m
 end
 

@@ -726,10 +726,11 @@ local Regex = {}
 Regex.__index = Regex
 function Regex:__tostring() return "isync.regex(" .. self.pattern .. ")" end
 
---- Compiles a Go/RE2 pattern. Returns the compiled regex, or nil and a message.
+--- Compiles a Go/RE2 pattern. Returns the compiled regex, or nil, message, "PATTERN_INVALID"
+--- (also for a pattern that is not a string: patterns come from users' files).
 function M.compile(pattern)
   if type(pattern) ~= "string" then
-    return nil, "invalid regex: pattern must be a string, got " .. type(pattern)
+    return nil, "invalid regex: pattern must be a string, got " .. type(pattern), "PATTERN_INVALID"
   end
   local ok, res = pcall(function()
     local ast = parse(pattern)
@@ -739,7 +740,7 @@ function M.compile(pattern)
     return prog
   end)
   if not ok then
-    if getmetatable(res) == Err then return nil, message(pattern, res) end
+    if getmetatable(res) == Err then return nil, message(pattern, res), "PATTERN_INVALID" end
     error(res, 0)                                     -- a bug, not a bad pattern
   end
   return setmetatable({ pattern = pattern, prog = res }, Regex)

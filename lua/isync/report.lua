@@ -73,14 +73,15 @@ function Report:to_table()
            bytes_per_second = math.floor(self.rate or 0), dry_run = self.dry_run, images = images }
 end
 
+-- Writes text to path through a temporary file: true, or nil, message, "IO_ERROR".
 local function write_file(path, text)
   local tmp = path .. ".tmp"
   local f, err = io.open(tmp, "w")
-  if not f then return nil, "cannot write " .. path .. ": " .. tostring(err) end
+  if not f then return nil, "cannot write " .. path .. ": " .. tostring(err), "IO_ERROR" end
   f:write(text)
   f:close()
   local ok, rerr = os.rename(tmp, path)
-  if not ok then return nil, "cannot write " .. path .. ": " .. tostring(rerr) end
+  if not ok then return nil, "cannot write " .. path .. ": " .. tostring(rerr), "IO_ERROR" end
   return true
 end
 M.write_file = write_file

@@ -1,10 +1,11 @@
 -- isync.retry: which failures are worth another try, and how long to wait.
 --
--- Transient: connection failures, resets and short reads, timeouts, 408, 429, 5xx, a body
--- that did not match its digest or size (a truncated transfer), an upload session the
--- registry lost, and MANIFEST_BLOB_UNKNOWN (object-store registries can report a blob
--- missing for a moment after it was committed). Everything else (401, 403, 404, an
--- invalid manifest, TLS) is permanent and fails at once with the registry's message.
+-- Transient (the codes of class "transient" in isync.code_info): connection failures, resets
+-- and short reads, timeouts, 408, 429, 5xx, a body that did not match its digest or size (a
+-- truncated transfer), an upload session the registry lost, and MANIFEST_BLOB_UNKNOWN
+-- (object-store registries can report a blob missing for a moment after it was committed).
+-- Everything else (401, 403, 404, an invalid manifest, TLS) is permanent and fails at once
+-- with the registry's message.
 -- Waits grow exponentially with full jitter; Retry-After, when given, wins.
 --
 -- Time bounds. A registry that stalls must not hold a run for minutes, so three failures
@@ -17,19 +18,19 @@
 --   * an address that does not resolve or refuses connections (CONNECT) gets one quick
 --     retry: nothing there will answer within a backoff.
 -- Such a failure also marks the budget final: plans do not give the image another round.
+local core = require "isync.core"
+
 local M = {}
 
-local TRANSIENT = {
-  CONNECT = true, NETWORK = true, TIMEOUT = true, SERVER_ERROR = true, TOOMANYREQUESTS = true,
-  DIGEST_MISMATCH = true, SIZE_MISMATCH = true, BLOB_UPLOAD_UNKNOWN = true, BLOB_UPLOAD_INVALID = true,
-  MANIFEST_BLOB_UNKNOWN = true, UNAVAILABLE = true,
-}
+-- The class of each code comes from the one table C and Lua share (src/util/errors.c).
+local CODE_INFO = core.code_info
 
 M.defaults = { attempts = 5, base = 0.25, max = 8, max_retry_after = 300, connect_attempts = 2 }
 
 --- true when a failure with this code (and info {status, retry_after}) may succeed later.
 function M.transient(code, info)
-  if TRANSIENT[code] then return true end
+  local ci = CODE_INFO[code]
+  if ci and ci.class == "transient" then return true end
   local status = info and info.status
   return status == 408 or status == 429 or (status ~= nil and status >= 500)
 end

@@ -173,12 +173,12 @@ local function comparators(expr)
   return out
 end
 
---- Compiles a range; nil, message when malformed.
+--- Compiles a range; nil, message, "PATTERN_INVALID" when malformed.
 function M.range(expr)
   local alts = {}
   for part in (expr .. "||"):gmatch("(.-)||") do
     local cs, err = comparators(part)
-    if not cs then return nil, ("invalid range %q: %s"):format(expr, err) end
+    if not cs then return nil, ("invalid range %q: %s"):format(expr, err), "PATTERN_INVALID" end
     alts[#alts + 1] = cs
   end
   return alts

@@ -25,7 +25,7 @@ static void set_str(lua_State *L, const char *k, const char *v) {
   lua_setfield(L, -2, k);
 }
 
-/* core.parse_ref(s) -> {registry, repo, tag, digest} | nil, message */
+/* core.parse_ref(s) -> {registry, repo, tag, digest} | nil, message, "REF_INVALID" */
 static int l_parse_ref(lua_State *L) {
   const char *s = luaL_checkstring(L, 1);
   isync_ref r;
@@ -33,7 +33,8 @@ static int l_parse_ref(lua_State *L) {
   if (isync_ref_parse(s, &r, err, sizeof err) != 0) {
     lua_pushnil(L);
     lua_pushstring(L, err);
-    return 2;
+    lua_pushstring(L, "REF_INVALID");
+    return 3;
   }
   lua_createtable(L, 0, 4);
   set_str(L, "registry", r.registry);
@@ -44,11 +45,14 @@ static int l_parse_ref(lua_State *L) {
   return 1;
 }
 
+/* core.digest(bytes [, "sha256" | "sha512"]); another algorithm name is misuse */
 static int l_digest(lua_State *L) {
+  static const char *const algs[] = {"sha256", "sha512", NULL};
   size_t n;
   const char *p = luaL_checklstring(L, 1, &n);
+  int alg = luaL_checkoption(L, 2, "sha256", algs);
   char out[ISYNC_DIGEST_MAX];
-  isync_digest_of(p, n, luaL_optstring(L, 2, NULL), out);
+  isync_digest_of(p, n, alg == 1 ? "sha512:" : NULL, out);
   lua_pushstring(L, out);
   return 1;
 }
@@ -64,8 +68,8 @@ static int l_monotime(lua_State *L) {
   return 1;
 }
 
-/* core.list_dir(path) -> {names} (sorted, without . and ..), or nil, message when it
- * cannot be read: certs.d lookups (the stock Lua library cannot list a directory). */
+/* core.list_dir(path) -> {names} (sorted, without . and ..), or nil, message, "IO_ERROR"
+ * when it cannot be read: certs.d lookups (the stock Lua library cannot list a directory). */
 static int list_entries(lua_State *L) {   /* runs protected: the DIR is closed whatever happens */
   DIR *d = lua_touserdata(L, 1);
   lua_newtable(L);
@@ -87,7 +91,7 @@ static int list_entries(lua_State *L) {   /* runs protected: the DIR is closed w
 static int l_list_dir(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   DIR *d = opendir(path);
-  if (!d) { lua_pushnil(L); lua_pushfstring(L, "%s: %s", path, strerror(errno)); return 2; }
+  if (!d) { lua_pushnil(L); lua_pushfstring(L, "%s: %s", path, strerror(errno)); lua_pushstring(L, "IO_ERROR"); return 3; }
   lua_pushcfunction(L, list_entries);
   lua_pushlightuserdata(L, d);
   int rc = lua_pcall(L, 1, 1, 0);
@@ -117,9 +121,7 @@ int luaopen_isync_core(lua_State *L) {
   isync_open_engine(L);
   isync_open_registry(L);
   isync_open_job(L);
-  lua_newtable(L);
-  for (int i = 0; isync_codes[i]; i++) { lua_pushstring(L, isync_codes[i]); lua_setfield(L, -2, isync_codes[i]); }
-  lua_setfield(L, -2, "codes");
+  isync_open_codes(L);
   lua_pushstring(L, ISYNC_VERSION);
   lua_setfield(L, -2, "version");
   isync_open_ledger(L);

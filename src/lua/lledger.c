@@ -9,9 +9,11 @@
 
 typedef struct { isync_ledger *l; } lledger;
 
+/* Misuse (a closed ledger, a wrong argument) raises; a failure of the file returns
+ * nil, message, "LEDGER" like every failing isync function. */
 static isync_ledger *check_open(lua_State *L) {
   lledger *ll = luaL_checkudata(L, 1, LEDGER_MT);
-  if (!ll->l) luaL_error(L, "ledger is closed");
+  if (!ll->l) luaL_argerror(L, 1, "ledger is closed");
   return ll->l;
 }
 
@@ -117,7 +119,11 @@ static int m_compact(lua_State *L) {
     lua_rawgeti(L, 2, (lua_Integer)i + 1);
     ps[i] = lua_tolstring(L, -1, &ls[i]);   /* the table keeps the strings alive */
     lua_pop(L, 1);
-    if (!ps[i]) { free(ps); free(ls); return luaL_error(L, "compact: record %d is not a string", (int)i + 1); }
+    if (!ps[i]) {
+      free(ps);
+      free(ls);
+      return luaL_argerror(L, 2, lua_pushfstring(L, "record %d is not a string", (int)i + 1));
+    }
   }
   char err[512];
   int rc = isync_ledger_compact(l, ps, ls, count, err, sizeof err);

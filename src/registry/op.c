@@ -136,7 +136,7 @@ void isync_op_set_http_error(isync_op *op, isync_http *h, const char *what, cons
   isync_json *doc = h->body.len && h->body.len <= (64u << 10) ? isync_json_parse(h->body.data, h->body.len) : NULL;
   const isync_json *errs = isync_json_get(doc, "errors");
   if (errs && errs->type == ISYNC_JARR && errs->n > 0) {
-    code = isync_code_intern(isync_json_getstr(errs->items[0], "code"));
+    code = isync_code_from_registry(isync_json_getstr(errs->items[0], "code"));
     message = isync_json_getstr(errs->items[0], "message");
   }
   if (!code) code = isync_code_for_status(h->status, not_found_code);

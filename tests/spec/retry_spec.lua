@@ -96,4 +96,18 @@ describe("isync.retry", function()
     assert.equal("Could not resolve host (after 2 attempts)", err)
     assert.is_true(b.final)
   end)
+
+  it("classifies codes by the shared table's class, not a list of its own", function()
+    local core = require "isync.core"
+    local n = 0
+    for code, info in pairs(core.code_info) do
+      assert.equal(info.class == "transient", retry.transient(code), code)
+      n = n + 1
+    end
+    assert.is_true(n >= 36)
+    assert.is_true(retry.transient("UNAVAILABLE"))
+    assert.is_false(retry.transient("INVALID_RULE"))
+    assert.is_false(retry.transient("NO_SUCH_CODE"))
+    assert.is_true(retry.transient("NO_SUCH_CODE", { status = 503 }))
+  end)
 end)

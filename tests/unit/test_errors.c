@@ -4,15 +4,15 @@
 #include <string.h>
 
 static int in_table(const char *code) {
-  for (int i = 0; isync_codes[i]; i++)
-    if (isync_codes[i] == code) return 1;
+  for (int i = 0; isync_code_defs[i].code; i++)
+    if (isync_code_defs[i].code == code) return 1;
   return 0;
 }
 
 /* a mapped code must be one of the table's codes (by value: literals need not be merged) */
 static int known(const char *code) {
-  for (int i = 0; code && isync_codes[i]; i++)
-    if (strcmp(isync_codes[i], code) == 0) return 1;
+  for (int i = 0; code && isync_code_defs[i].code; i++)
+    if (strcmp(isync_code_defs[i].code, code) == 0) return 1;
   return 0;
 }
 
@@ -25,9 +25,24 @@ TEST(intern_known) {
   CHECK(in_table(c));
   strcpy(buf, "TOOMANYREQUESTS");
   CHECK_STR(isync_code_intern(buf), "TOOMANYREQUESTS");
-  strcpy(buf, "INTERNAL");   /* the last entry */
-  CHECK_STR(isync_code_intern(buf), "INTERNAL");
+  strcpy(buf, "PATTERN_INVALID");   /* the last entry */
+  CHECK_STR(isync_code_intern(buf), "PATTERN_INVALID");
   CHECK(isync_code_intern("MANIFEST_UNKNOWN") == isync_code_intern("MANIFEST_UNKNOWN"));
+}
+
+/* A registry's error body may name an OCI code, never one of isync's own: a "TIMEOUT"
+ * would be retried, a "CANCELED" would read as the user's Ctrl-C. */
+TEST(registry_sent_codes_are_only_the_oci_ones) {
+  CHECK_STR(isync_code_from_registry("MANIFEST_UNKNOWN"), "MANIFEST_UNKNOWN");
+  CHECK_STR(isync_code_from_registry("TOOMANYREQUESTS"), "TOOMANYREQUESTS");
+  CHECK_STR(isync_code_from_registry("UNAVAILABLE"), "UNAVAILABLE");
+  CHECK(isync_code_from_registry("TIMEOUT") == NULL);
+  CHECK(isync_code_from_registry("CANCELED") == NULL);
+  CHECK(isync_code_from_registry("INTERNAL") == NULL);
+  CHECK(isync_code_from_registry(NULL) == NULL);
+  int sent = 0;
+  for (const isync_code_def *d = isync_code_defs; d->code; d++) sent += d->registry_sent;
+  CHECK_INT(sent, 15);
 }
 
 TEST(intern_unknown) {
@@ -41,11 +56,36 @@ TEST(intern_unknown) {
 
 TEST(table_is_consistent) {
   int n = 0;
-  for (int i = 0; isync_codes[i]; i++, n++) {
-    CHECK(isync_code_intern(isync_codes[i]) == isync_codes[i]);   /* no duplicates, all found */
-    CHECK(isync_codes[i][0] != '\0');
+  for (const isync_code_def *d = isync_code_defs; d->code; d++, n++) {
+    CHECK(isync_code_intern(d->code) == d->code);   /* no duplicates, all found */
+    CHECK(isync_code_find(d->code) == d);
+    CHECK(d->code[0] != '\0');
+    for (const char *p = d->code; *p; p++) CHECK((*p >= 'A' && *p <= 'Z') || *p == '_');
+    CHECK(d->meaning && d->meaning[0]);
+    CHECK(d->cls == ISYNC_TRANSIENT || d->cls == ISYNC_PERMANENT || d->cls == ISYNC_USAGE || d->cls == ISYNC_LOCAL);
   }
-  CHECK(n >= 28);
+  CHECK(n >= 36);
+}
+
+/* isync.retry retries exactly the transient class: these must stay in it */
+TEST(classes) {
+  static const char *const transient[] = {"CONNECT", "NETWORK", "TIMEOUT", "SERVER_ERROR", "TOOMANYREQUESTS",
+    "DIGEST_MISMATCH", "SIZE_MISMATCH", "BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID", "MANIFEST_BLOB_UNKNOWN",
+    "UNAVAILABLE", NULL};
+  int n = 0;
+  for (int i = 0; transient[i]; i++) {
+    const isync_code_def *d = isync_code_find(transient[i]);
+    CHECK(d && d->cls == ISYNC_TRANSIENT);
+  }
+  for (const isync_code_def *d = isync_code_defs; d->code; d++) n += d->cls == ISYNC_TRANSIENT;
+  CHECK_INT(n, 11);
+  CHECK(isync_code_find("UNAUTHORIZED")->cls == ISYNC_PERMANENT);
+  CHECK(isync_code_find("INVALID_RULE")->cls == ISYNC_USAGE);
+  CHECK(isync_code_find("LEDGER")->cls == ISYNC_LOCAL);
+  CHECK_STR(isync_code_class_name(ISYNC_TRANSIENT), "transient");
+  CHECK_STR(isync_code_class_name(ISYNC_USAGE), "usage");
+  CHECK(isync_code_find("NOPE") == NULL);
+  CHECK(isync_code_find(NULL) == NULL);
 }
 
 TEST(status_mapping) {
@@ -100,7 +140,9 @@ TEST(curl_codes_are_known) {
 int main(void) {
   RUN(intern_known);
   RUN(intern_unknown);
+  RUN(registry_sent_codes_are_only_the_oci_ones);
   RUN(table_is_consistent);
+  RUN(classes);
   RUN(status_mapping);
   RUN(status_codes_are_known);
   RUN(curl_mapping);
