@@ -273,9 +273,7 @@ static void upload_next(isync_engine *e, isync_op *op) {
 /* ---- start ---- */
 
 static void post_done(isync_engine *e, isync_op *op, isync_http *h) {
-  char *abs = NULL;
-  if (!isync_http_ok(h, 202)) isync_op_set_http_error(op, h, "POST blob upload", "NAME_UNKNOWN");
-  else abs = isync_upload_location(op, h, "POST blob upload", 1);
+  char *abs = isync_upload_opened(op, h);
   isync_http_free(h);
   if (!abs) { finish(e, op); return; }
   op->bc->upload_url = abs;

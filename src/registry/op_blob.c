@@ -78,9 +78,7 @@ static void put_done(isync_engine *e, isync_op *op, isync_http *h) {
 }
 
 static void post_done(isync_engine *e, isync_op *op, isync_http *h) {
-  char *abs = NULL;
-  if (!isync_http_ok(h, 202)) isync_op_set_http_error(op, h, "POST blob upload", "NAME_UNKNOWN");
-  else abs = isync_upload_location(op, h, "POST blob upload", 1);
+  char *abs = isync_upload_opened(op, h);
   isync_http_free(h);
   char *put = abs ? isync_url_add_query(abs, "digest", op->digest) : NULL;
   if (abs && !put) isync_job_set_error(&op->job, "INTERNAL", "out of memory");

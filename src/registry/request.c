@@ -133,6 +133,12 @@ char *isync_upload_location(isync_op *op, isync_http *h, const char *what, int r
   return abs;
 }
 
+char *isync_upload_opened(isync_op *op, isync_http *h) {
+  if (isync_http_ok(h, 202)) return isync_upload_location(op, h, "POST blob upload", 1);
+  isync_op_set_http_error(op, h, "POST blob upload", "NAME_UNKNOWN");
+  return NULL;
+}
+
 static void delete_done(isync_http *h) { isync_http_free(h); }
 
 void isync_fire_delete(isync_engine *e, isync_registry *r, const char *scopes, const char *url) {

@@ -24,6 +24,9 @@ char *isync_scopes(const char *repo, const char *actions, const char *repo2, con
  * (isync_registry_may_follow): one rule for every upload answer. The job is not
  * finished; h stays the caller's. */
 char *isync_upload_location(isync_op *op, isync_http *h, const char *what, int required);
+/* The session a POST .../blobs/uploads/ answer opened (202 and its Location), or NULL with
+ * the job's error set (not finished). h stays the caller's. */
+char *isync_upload_opened(isync_op *op, isync_http *h);
 /* Sends DELETE url to r and forgets about it (upload cancellation; failures ignored). It is
  * detached: an engine stopping gives it a bounded moment to run. */
 void isync_fire_delete(isync_engine *e, isync_registry *r, const char *scopes, const char *url);
