@@ -207,6 +207,12 @@ function Registry:put_manifest(repo, ref, bytes, media_type)
   return call_reg(self, "manifest_put", { repo = self:repo(repo), ref = ref, data = bytes, media_type = media_type })
 end
 
+--- DELETE a manifest by digest (a mirror's prune): true, or nil, message, code
+--- (UNSUPPORTED where the registry does not allow deletes).
+function Registry:delete_manifest(repo, digest)
+  return call_reg(self, "manifest_delete", { repo = self:repo(repo), digest = digest })
+end
+
 --- HEAD a blob: its size, or false when absent.
 function Registry:blob_exists(repo, digest)
   return call_reg(self, "blob_head", { repo = self:repo(repo), digest = digest })

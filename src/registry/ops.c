@@ -3,12 +3,12 @@
 #include <string.h>
 
 extern const isync_op_desc isync_op_ping, isync_op_tags, isync_op_catalog, isync_op_manifest_get, isync_op_manifest_head,
-  isync_op_manifest_put, isync_op_blob_head, isync_op_blob_mount, isync_op_blob_copy, isync_op_blob_get,
+  isync_op_manifest_put, isync_op_manifest_delete, isync_op_blob_head, isync_op_blob_mount, isync_op_blob_copy, isync_op_blob_get,
   isync_op_blob_put, isync_op_referrers, isync_op_sleep;
 
 static const isync_op_desc *const OPS[] = {
   &isync_op_ping, &isync_op_tags, &isync_op_catalog,
-  &isync_op_manifest_get, &isync_op_manifest_head, &isync_op_manifest_put,
+  &isync_op_manifest_get, &isync_op_manifest_head, &isync_op_manifest_put, &isync_op_manifest_delete,
   &isync_op_blob_head, &isync_op_blob_mount, &isync_op_blob_copy, &isync_op_blob_get, &isync_op_blob_put,
   &isync_op_referrers, &isync_op_sleep,
 };
