@@ -6,10 +6,13 @@
 -- Each holds `auths` (and, docker's, `credHelpers` / `credsStore` through
 -- `docker-credential-NAME get`). Secrets stay in memory: never in argv, logs or errors.
 local cjson = require "cjson.safe"
+local core = require "isync.core"
 
 local M = {}
 
-local HUB_KEYS = { "https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io" }
+-- Docker Hub's keys: the one docker login writes, then each of its names (util/ref.c)
+local HUB_KEYS = { "https://index.docker.io/v1/" }
+for _, name in ipairs(core.dockerhub_names) do HUB_KEYS[#HUB_KEYS + 1] = name end
 
 local function config_path()
   local dir = os.getenv("DOCKER_CONFIG")
@@ -64,7 +67,7 @@ function M.from_helper(helper, server)
 end
 
 local function keys_for(host)
-  if host == "docker.io" or host == "registry-1.docker.io" or host == "index.docker.io" then return HUB_KEYS end
+  if core.canonical_name(host) == "docker.io" then return HUB_KEYS end
   return { host, "https://" .. host, "http://" .. host, "https://" .. host .. "/v2/", "https://" .. host .. "/v1/" }
 end
 

@@ -473,6 +473,21 @@ static int l_parse_ref(lua_State *L) {
   return 1;
 }
 
+/* core.canonical_name(registry [, repo]) -> the registry's name [, repo as named there]:
+ * Docker Hub's rule (util/ref.c) for names that are not whole references */
+static int l_canonical_name(lua_State *L) {
+  const char *reg = luaL_checkstring(L, 1);
+  lua_pushstring(L, isync_registry_canonical(reg));
+  if (lua_isnoneornil(L, 2)) return 1;
+  size_t n;
+  const char *repo = luaL_checklstring(L, 2, &n);
+  char *out = isync_repo_canonical(reg, repo, n);
+  if (!out) return luaL_error(L, "out of memory");
+  lua_pushstring(L, out);
+  free(out);
+  return 2;
+}
+
 static int l_digest(lua_State *L) {
   size_t n;
   const char *p = luaL_checklstring(L, 1, &n);
@@ -569,7 +584,7 @@ int luaopen_isync_core(lua_State *L) {
   static const luaL_Reg job_methods[] = {{"done", job_done}, {"result", job_result}, {"close", job_close}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {
     {"registry", l_registry}, {"submit", l_submit}, {"poll", l_poll}, {"wait", l_wait},
-    {"parse_ref", l_parse_ref}, {"digest", l_digest}, {"digest_valid", l_digest_valid},
+    {"parse_ref", l_parse_ref}, {"canonical_name", l_canonical_name}, {"digest", l_digest}, {"digest_valid", l_digest_valid},
     {"repo_valid", l_repo_valid}, {"tag_valid", l_tag_valid}, {"monotime", l_monotime},
     {"stop", l_stop}, {"isatty", l_isatty}, {"list_dir", l_list_dir}, {"bytes_uploaded", l_bytes_uploaded}, {NULL, NULL},
   };
@@ -601,5 +616,9 @@ int luaopen_isync_core(lua_State *L) {
   lua_pushstring(L, ISYNC_VERSION);
   lua_setfield(L, -2, "version");
   isync_open_ledger(L);
+  /* the table Lua derives its own from: Docker Hub's names */
+  lua_newtable(L);
+  for (int i = 0; isync_dockerhub_names[i]; i++) { lua_pushstring(L, isync_dockerhub_names[i]); lua_rawseti(L, -2, i + 1); }
+  lua_setfield(L, -2, "dockerhub_names");
   return 1;
 }
