@@ -22,7 +22,7 @@ build = {
         "src/lua/lcore.c", "src/lua/lledger.c", "src/util/buf.c", "src/util/digest.c", "src/util/errors.c",
         "src/util/json.c", "src/util/ledger.c", "src/util/parse.c", "src/util/ref.c", "src/util/ring.c",
         "src/engine/engine.c", "src/registry/auth.c", "src/registry/blobcopy.c", "src/registry/job.c",
-        "src/registry/ops.c", "src/registry/registry.c",
+        "src/registry/mediatypes.c", "src/registry/ops.c", "src/registry/registry.c",
       },
       defines = { "_GNU_SOURCE", 'ISYNC_VERSION="0.1.0"' },
       incdirs = { "src" },

@@ -15,6 +15,7 @@
 #include "util/errors.h"
 #include "registry/job.h"
 #include "util/ref.h"
+#include "registry/mediatypes.h"
 #include "registry/registry.h"
 
 #define REGISTRY_MT "isync.Registry"
@@ -616,9 +617,20 @@ int luaopen_isync_core(lua_State *L) {
   lua_pushstring(L, ISYNC_VERSION);
   lua_setfield(L, -2, "version");
   isync_open_ledger(L);
-  /* the table Lua derives its own from: Docker Hub's names */
+  /* the tables Lua derives its own from: Docker Hub's names, manifest media types */
   lua_newtable(L);
   for (int i = 0; isync_dockerhub_names[i]; i++) { lua_pushstring(L, isync_dockerhub_names[i]); lua_rawseti(L, -2, i + 1); }
   lua_setfield(L, -2, "dockerhub_names");
+  lua_newtable(L);
+  for (int i = 0; isync_media_types[i].type; i++) {
+    const isync_media_type *m = &isync_media_types[i];
+    lua_createtable(L, 0, 4);
+    set_str(L, "type", m->type);
+    set_str(L, "name", m->name);
+    set_str(L, "kind", isync_mt_kind_name(m->kind));
+    lua_pushnumber(L, m->q); lua_setfield(L, -2, "q");
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "media_types");
   return 1;
 }

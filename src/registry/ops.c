@@ -5,6 +5,7 @@
 #include "engine/engine.h"
 #include "util/errors.h"
 #include "registry/job.h"
+#include "registry/mediatypes.h"
 #include "util/json.h"
 #include "util/parse.h"
 #include <stdio.h>
@@ -12,14 +13,6 @@
 #include <string.h>
 
 #define MANIFEST_MAX (4u << 20)   /* the OCI spec's recommended manifest size limit */
-
-static const char *ACCEPT_MANIFESTS =
-  "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
-  "application/vnd.oci.artifact.manifest.v1+json, "
-  "application/vnd.docker.distribution.manifest.list.v2+json, "
-  "application/vnd.docker.distribution.manifest.v2+json, "
-  "application/vnd.docker.distribution.manifest.v1+prettyjws;q=0.5, "
-  "application/vnd.docker.distribution.manifest.v1+json;q=0.5";
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -140,12 +133,14 @@ static void ops_setup(isync_engine *e, isync_job *j, isync_http *h) {
   (void)e;
   switch (j->kind) {
     case ISYNC_JOB_MANIFEST_GET:
-    case ISYNC_JOB_MANIFEST_HEAD:
-      isync_http_header(h, "%s", ACCEPT_MANIFESTS);
+    case ISYNC_JOB_MANIFEST_HEAD: {
+      char accept[512];
+      isync_http_header(h, "%s", isync_accept_manifests(accept, sizeof accept));
       h->body.limit = MANIFEST_MAX;
       break;
+    }
     case ISYNC_JOB_REFERRERS:
-      isync_http_header(h, "Accept: application/vnd.oci.image.index.v1+json");
+      isync_http_header(h, "Accept: " ISYNC_MT_OCI_INDEX);
       h->body.limit = MANIFEST_MAX;
       break;
     case ISYNC_JOB_MANIFEST_PUT:

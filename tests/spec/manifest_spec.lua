@@ -1,6 +1,25 @@
 local manifest = require "isync.manifest"
 
 describe("isync.manifest", function()
+  -- one list (src/registry/mediatypes.c): every type the Accept header asks for is known here
+  -- with its kind and pushed as itself, and the constants are that list's
+  it("knows exactly the media types core asks registries for", function()
+    local core = require "isync.core"
+    local want = { index = "index", manifest = "image", artifact = "image", schema1 = "schema1" }
+    local names = {}
+    assert.equal(7, #core.media_types)
+    for _, t in ipairs(core.media_types) do
+      assert.equal(t.type, manifest[t.name], t.name)
+      assert.equal(want[t.kind], (manifest.kind(t.type, {})), t.type)
+      assert.equal(t.type, manifest.push_type(t.type, {}, want[t.kind]))
+      names[#names + 1] = t.name
+    end
+    assert.same({ "OCI_INDEX", "OCI_MANIFEST", "OCI_ARTIFACT", "DOCKER_LIST", "DOCKER_MANIFEST",
+                  "DOCKER_SCHEMA1_SIGNED", "DOCKER_SCHEMA1" }, names)
+    assert.equal("application/vnd.oci.image.index.v1+json", manifest.OCI_INDEX)
+    assert.is_nil(manifest.kind("application/vnd.oci.image.config.v1+json", {}))   -- not a manifest
+  end)
+
   it("classifies by Content-Type, then mediaType, then shape", function()
     assert.equal("index", manifest.kind(manifest.OCI_INDEX, {}))
     assert.equal("image", manifest.kind(manifest.DOCKER_MANIFEST, {}))
