@@ -1,6 +1,6 @@
 -- luarocks --lua-version=5.4 make rockspec/isync-scm-1.rockspec
--- Needs the libcurl and OpenSSL development headers (found on the compiler's default path), and lua-cjson at run time
--- (Debian: scripts/install-deps installs all of them).
+-- Needs the libcurl and OpenSSL development headers (found on the compiler's default path)
+-- (Debian: scripts/install-deps installs them).
 rockspec_format = "3.0"
 package = "isync"
 version = "scm-1"

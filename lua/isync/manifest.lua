@@ -1,6 +1,6 @@
 -- isync.manifest: what a manifest is and what it refers to. Decoding is for reading only:
 -- the bytes pushed are always the bytes fetched, so digests survive.
-local cjson = require "cjson.safe"
+local json = require "isync.json"
 local core = require "isync.core"
 
 local M = {}
@@ -16,12 +16,12 @@ end
 -- a layer type, not a manifest's: such layers are never pushed
 M.DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 
-local function is_table(v) return type(v) == "table" end
+local function is_table(v) return type(v) == "table" and v ~= json.null end
 
 --- Decodes manifest bytes. Returns the document, or nil and a reason.
 function M.decode(bytes)
   if not bytes:match("^%s*{") then return nil, "not a JSON object" end
-  local doc, err = cjson.decode(bytes)
+  local doc, err = json.decode(bytes)
   if not is_table(doc) then return nil, "not a JSON object" .. (err and (": " .. err) or "") end
   return doc
 end
