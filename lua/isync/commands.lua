@@ -265,7 +265,7 @@ local function describe(reg, repo, m)
     for i, b in ipairs(blobs) do if i > 1 or not doc.config then total = total + (b.size or 0) end end
     info.layers = #blobs - (doc.config and 1 or 0)
     info.layers_size = total
-    if type(doc.config) == "table" then
+    if type(doc.config) == "table" and type(doc.config.digest) == "string" then
       info.config = { media_type = doc.config.mediaType, digest = doc.config.digest, size = doc.config.size }
       if doc.config.mediaType == "application/vnd.oci.image.config.v1+json"
         or doc.config.mediaType == "application/vnd.docker.container.image.v1+json" then

@@ -311,7 +311,9 @@ local function platform_of_image(ctx, m)
     fail(("%s: cannot tell its platform to apply the platform filter (%s): %s"):format(ctx.label,
       platform.describe(ctx.filter), why), "MANIFEST_INVALID")
   end
-  if not doc or type(doc.config) ~= "table" then unknown("the manifest names no config") end
+  if not doc or type(doc.config) ~= "table" or type(doc.config.digest) ~= "string" then
+    unknown("the manifest names no config")
+  end
   local cfg, err, code = ctx.src:blob(ctx.src_repo, doc.config.digest, { max_size = 4 * 1024 * 1024 })
   if not cfg then
     fail(("%s: cannot read its config to apply the platform filter (%s): %s"):format(ctx.label,

@@ -5,11 +5,14 @@
 --   $DOCKER_CONFIG/config.json or ~/.docker/config.json.
 -- Each holds `auths` (and, docker's, `credHelpers` / `credsStore` through
 -- `docker-credential-NAME get`). Secrets stay in memory: never in argv, logs or errors.
-local cjson = require "cjson.safe"
+local json = require "isync.json"
+local core = require "isync.core"
 
 local M = {}
 
-local HUB_KEYS = { "https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io" }
+-- Docker Hub's keys: the one docker login writes, then each of its names (util/ref.c)
+local HUB_KEYS = { "https://index.docker.io/v1/" }
+for _, name in ipairs(core.dockerhub_names) do HUB_KEYS[#HUB_KEYS + 1] = name end
 
 local function config_path()
   local dir = os.getenv("DOCKER_CONFIG")
@@ -56,15 +59,15 @@ function M.from_helper(helper, server)
   local out = p:read("a")
   local ok = p:close()
   if not ok then return nil, "docker-credential-" .. helper .. " has no credentials for " .. server end
-  local doc = cjson.decode(out)
+  local doc = json.decode(out)
   if type(doc) ~= "table" or type(doc.Secret) ~= "string" then
     return nil, "docker-credential-" .. helper .. " gave an unreadable answer for " .. server
   end
-  return { username = doc.Username, password = doc.Secret }
+  return { username = type(doc.Username) == "string" and doc.Username or nil, password = doc.Secret }
 end
 
 local function keys_for(host)
-  if host == "docker.io" or host == "registry-1.docker.io" or host == "index.docker.io" then return HUB_KEYS end
+  if core.canonical_name(host) == "docker.io" then return HUB_KEYS end
   return { host, "https://" .. host, "http://" .. host, "https://" .. host .. "/v2/", "https://" .. host .. "/v1/" }
 end
 
@@ -118,8 +121,8 @@ end
 local function from_file(path, host)
   local text = read_file(path)
   if not text then return nil end
-  local doc = cjson.decode(text)
-  if type(doc) ~= "table" then return nil, "cannot parse " .. path .. ": not valid JSON" end
+  local doc = json.decode(text)
+  if type(doc) ~= "table" or doc == json.null then return nil, "cannot parse " .. path .. ": not valid JSON" end
   return M.lookup(doc, host)
 end
 

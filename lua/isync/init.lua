@@ -34,10 +34,6 @@ local Registry = {}
 Registry.__index = Registry
 function Registry:__tostring() return "isync.Registry(" .. self.name .. ")" end
 
-local function is_hub(name)
-  return name == "docker.io" or name == "index.docker.io" or name == "registry-1.docker.io"
-end
-
 -- localhost, 127.0.0.0/8 and ::1: docker and crane speak plain HTTP to them when HTTPS
 -- does not answer, so a local test registry needs no flag.
 local function is_loopback(name)
@@ -71,7 +67,7 @@ function M.registry(name, opts)
     check.options(opts.retry, retry.OPTIONS, "isync.registry retry")
     check.positive(opts.retry, retry.OPTIONS, "isync.registry retry")
   end
-  if name == "index.docker.io" then name = "docker.io" end
+  name = core.canonical_name(name)   -- Docker Hub's names are one registry, docker.io
   local copts = {}
   for k, v in pairs(opts) do copts[k] = v end
   local looked_in
@@ -103,7 +99,7 @@ function M.registry(name, opts)
       if sched.await(core.submit("ping", plain, {})) then handle = plain end
     end
   end
-  local self = setmetatable({ name = name, hub = is_hub(name), core = handle, looked_in = looked_in,
+  local self = setmetatable({ name = name, core = handle, looked_in = looked_in,
     retry = retry.policy(opts.retry), stats = { requests = 0, retries = 0 },
     stall_timeout = opts.stall_timeout or 60 }, Registry)   -- 60: the C default (registry.c)
   self.plain_http = copts.plain_http and true or false
@@ -112,8 +108,7 @@ end
 
 --- Docker Hub's one-word repositories live under library/.
 function Registry:repo(name)
-  if self.hub and not name:find("/", 1, true) then return "library/" .. name end
-  return name
+  return (select(2, core.canonical_name(self.name, name)))
 end
 
 --- The hook told of every retry: function(registry, op, message, code, delay, attempt).

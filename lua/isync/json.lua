@@ -1,11 +1,17 @@
--- isync.json: decoding that remembers which tables were arrays, and a deterministic
--- encoder (sorted keys, integers without ".0", "/" not escaped). Used for the indexes isync
--- must build itself (platform filter) and for reports; fetched manifests are never
--- re-encoded.
+-- isync.json: the one JSON decoder of the Lua side, and a deterministic encoder (sorted
+-- keys, integers without ".0", "/" not escaped). It decodes manifests, configs, docker
+-- credential files, image-syncer files and the indexes isync must build itself (platform
+-- filter, referrers); fetched manifests are never re-encoded.
+--
+-- Not lua-cjson (2.1), which isync used for manifests: it cannot tell an empty array from an
+-- empty object (an index rebuilt with "os.features": {} instead of [] would be wrong, and an
+-- images file holding [] would pass for an empty map), it reads every number as a float (a
+-- size past 2^53 comes back rounded), and it was a run-time dependency of a binary that
+-- otherwise carries its Lua. It is faster (13 against 56 microseconds for a 1 KB manifest),
+-- which a copy that waits on the network for every manifest does not notice. json_spec
+-- "decodes what lua-cjson could not" shows the differences. null decodes to M.null.
 local M = {}
 
--- lua-cjson 2.1 cannot tell an empty array from an empty object, and an index rebuilt
--- with "os.features": {} instead of [] would be wrong: so a small decoder of our own.
 M.array_mt = { __name = "json.array" }
 M.null = setmetatable({}, { __name = "json.null", __tostring = function() return "null" end })
 

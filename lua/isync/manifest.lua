@@ -1,30 +1,27 @@
 -- isync.manifest: what a manifest is and what it refers to. Decoding is for reading only:
 -- the bytes pushed are always the bytes fetched, so digests survive.
-local cjson = require "cjson.safe"
+local json = require "isync.json"
+local core = require "isync.core"
 
 local M = {}
 
-M.OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-M.OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-M.DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-M.DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-M.DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json"
-M.DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+-- The manifest media types are one list, in C (src/registry/mediatypes.c: the Accept header
+-- of manifest requests is built from it): M.OCI_INDEX, M.DOCKER_LIST, ... and the kinds here.
+local INDEX_TYPES, IMAGE_TYPES, SCHEMA1_TYPES = {}, {}, {}
+local KIND_SET = { index = INDEX_TYPES, manifest = IMAGE_TYPES, artifact = IMAGE_TYPES, schema1 = SCHEMA1_TYPES }
+for _, t in ipairs(core.media_types) do
+  M[t.name] = t.type
+  KIND_SET[t.kind][t.type] = true
+end
+-- a layer type, not a manifest's: such layers are never pushed
 M.DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
--- OCI 1.1 release candidates' artifact manifest (dropped from the final spec, still found
--- on some registries as referrers): its files are under "blobs"
-M.OCI_ARTIFACT = "application/vnd.oci.artifact.manifest.v1+json"
 
-local INDEX_TYPES = { [M.OCI_INDEX] = true, [M.DOCKER_LIST] = true }
-local IMAGE_TYPES = { [M.OCI_MANIFEST] = true, [M.DOCKER_MANIFEST] = true, [M.OCI_ARTIFACT] = true }
-local SCHEMA1_TYPES = { [M.DOCKER_SCHEMA1] = true, [M.DOCKER_SCHEMA1_SIGNED] = true }
-
-local function is_table(v) return type(v) == "table" end
+local function is_table(v) return type(v) == "table" and v ~= json.null end
 
 --- Decodes manifest bytes. Returns the document, or nil, reason, "BAD_MANIFEST".
 function M.decode(bytes)
   if not bytes:match("^%s*{") then return nil, "not a JSON object", "BAD_MANIFEST" end
-  local doc, err = cjson.decode(bytes)
+  local doc, err = json.decode(bytes)
   if not is_table(doc) then return nil, "not a JSON object" .. (err and (": " .. err) or ""), "BAD_MANIFEST" end
   return doc
 end

@@ -15,6 +15,7 @@
 #include "util/digest.h"
 #include "util/errors.h"
 #include "util/ref.h"
+#include "registry/mediatypes.h"
 
 
 /* ---- utilities ---- */
@@ -43,6 +44,21 @@ static int l_parse_ref(lua_State *L) {
   set_str(L, "digest", r.digest);
   isync_ref_free(&r);
   return 1;
+}
+
+/* core.canonical_name(registry [, repo]) -> the registry's name [, repo as named there]:
+ * Docker Hub's rule (util/ref.c) for names that are not whole references */
+static int l_canonical_name(lua_State *L) {
+  const char *reg = luaL_checkstring(L, 1);
+  lua_pushstring(L, isync_registry_canonical(reg));
+  if (lua_isnoneornil(L, 2)) return 1;
+  size_t n;
+  const char *repo = luaL_checklstring(L, 2, &n);
+  char *out = isync_repo_canonical(reg, repo, n);
+  if (!out) return luaL_error(L, "out of memory");
+  lua_pushstring(L, out);
+  free(out);
+  return 2;
 }
 
 /* core.digest(bytes [, "sha256" | "sha512"]); another algorithm name is misuse */
@@ -112,7 +128,7 @@ static int l_bytes_uploaded(lua_State *L) {
 
 int luaopen_isync_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
-    {"parse_ref", l_parse_ref}, {"digest", l_digest}, {"digest_valid", l_digest_valid},
+    {"parse_ref", l_parse_ref}, {"canonical_name", l_canonical_name}, {"digest", l_digest}, {"digest_valid", l_digest_valid},
     {"repo_valid", l_repo_valid}, {"tag_valid", l_tag_valid}, {"monotime", l_monotime},
     {"isatty", l_isatty}, {"list_dir", l_list_dir},
     {"bytes_uploaded", l_bytes_uploaded}, {NULL, NULL},
@@ -125,5 +141,20 @@ int luaopen_isync_core(lua_State *L) {
   lua_pushstring(L, ISYNC_VERSION);
   lua_setfield(L, -2, "version");
   isync_open_ledger(L);
+  /* the tables Lua derives its own from: Docker Hub's names, manifest media types */
+  lua_newtable(L);
+  for (int i = 0; isync_dockerhub_names[i]; i++) { lua_pushstring(L, isync_dockerhub_names[i]); lua_rawseti(L, -2, i + 1); }
+  lua_setfield(L, -2, "dockerhub_names");
+  lua_newtable(L);
+  for (int i = 0; isync_media_types[i].type; i++) {
+    const isync_media_type *m = &isync_media_types[i];
+    lua_createtable(L, 0, 4);
+    set_str(L, "type", m->type);
+    set_str(L, "name", m->name);
+    set_str(L, "kind", isync_mt_kind_name(m->kind));
+    lua_pushnumber(L, m->q); lua_setfield(L, -2, "q");
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "media_types");
   return 1;
 }

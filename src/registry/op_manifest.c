@@ -1,5 +1,6 @@
 /* op_manifest.c - "manifest_get", "manifest_head", "manifest_put": manifests move byte for
  * byte, and their digests are checked both ways. */
+#include "registry/mediatypes.h"
 #include "registry/request.h"
 #include "util/digest.h"
 #include <stdio.h>
@@ -8,13 +9,6 @@
 
 #define MANIFEST_MAX (4u << 20)   /* the OCI spec's recommended manifest size limit */
 
-static const char *ACCEPT_MANIFESTS =
-  "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
-  "application/vnd.oci.artifact.manifest.v1+json, "
-  "application/vnd.docker.distribution.manifest.list.v2+json, "
-  "application/vnd.docker.distribution.manifest.v2+json, "
-  "application/vnd.docker.distribution.manifest.v1+prettyjws;q=0.5, "
-  "application/vnd.docker.distribution.manifest.v1+json;q=0.5";
 
 static int is_digest_ref(const char *ref) { return strchr(ref, ':') != NULL; }
 
@@ -27,7 +21,8 @@ static char *media_type_of(const isync_http *h) {
 }
 
 static void accept_manifests(isync_engine *e, isync_op *op, isync_http *h) {
-  isync_http_header(h, "%s", ACCEPT_MANIFESTS);
+  char accept[512];
+  isync_http_header(h, "%s", isync_accept_manifests(accept, sizeof accept));
   h->body.limit = MANIFEST_MAX;
 }
 

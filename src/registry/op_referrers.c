@@ -1,5 +1,6 @@
 /* op_referrers.c - "referrers" (OCI 1.1): the index of the manifests whose subject is a
  * digest, paged. Each page's index is kept whole; Lua joins their descriptors. */
+#include "registry/mediatypes.h"
 #include "registry/paging.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 #define INDEX_MAX (4u << 20)   /* a page is an image index: the manifest size limit */
 
 static void accept_index(isync_engine *e, isync_op *op, isync_http *h) {
-  isync_http_header(h, "Accept: application/vnd.oci.image.index.v1+json");
+  isync_http_header(h, "Accept: " ISYNC_MT_OCI_INDEX);
   h->body.limit = INDEX_MAX;
 }
 

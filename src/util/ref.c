@@ -48,13 +48,37 @@ int isync_tag_valid(const char *tag) {
   return 1;
 }
 
+/* Docker Hub's one rule (README "References"). docker.io is its name, as in
+ * distribution/reference; index.docker.io is that package's legacy name for it, and
+ * registry-1.docker.io (the API endpoint) and registry.hub.docker.com (an older endpoint
+ * name) are folded too: they are the same registry, so a reference, an auth-file key or a
+ * credentials key written with any of them means docker.io. */
+const char *const isync_dockerhub_names[] = {
+  "docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", NULL,
+};
+
 int isync_registry_is_dockerhub(const char *r) {
-  return strcmp(r, "docker.io") == 0 || strcmp(r, "index.docker.io") == 0 ||
-         strcmp(r, "registry-1.docker.io") == 0 || strcmp(r, "registry.hub.docker.com") == 0;
+  for (int i = 0; isync_dockerhub_names[i]; i++)
+    if (strcmp(r, isync_dockerhub_names[i]) == 0) return 1;
+  return 0;
+}
+
+const char *isync_registry_canonical(const char *r) {
+  return isync_registry_is_dockerhub(r) ? isync_dockerhub_names[0] : r;
 }
 
 const char *isync_registry_api_host(const char *r) {
   return isync_registry_is_dockerhub(r) ? "registry-1.docker.io" : r;
+}
+
+char *isync_repo_canonical(const char *registry, const char *repo, size_t n) {
+  int library = isync_registry_is_dockerhub(registry) && !memchr(repo, '/', n);
+  char *out = malloc(n + (library ? 8 : 0) + 1);
+  if (!out) return NULL;
+  if (library) memcpy(out, "library/", 8);
+  memcpy(out + (library ? 8 : 0), repo, n);
+  out[n + (library ? 8 : 0)] = '\0';
+  return out;
 }
 
 void isync_ref_free(isync_ref *r) {
@@ -136,16 +160,11 @@ int isync_ref_parse(const char *s, isync_ref *out, char *err, size_t errsz) {
       goto bad;
     }
   }
-  out->registry = reg_len ? dupn(s, reg_len) : strdup("docker.io");
-  if (strcmp(out->registry, "index.docker.io") == 0) { free(out->registry); out->registry = strdup("docker.io"); }
+  char *given = reg_len ? dupn(s, reg_len) : NULL;
+  out->registry = strdup(given ? isync_registry_canonical(given) : isync_dockerhub_names[0]);
+  free(given);
   const char *rp = s + (reg_len ? reg_len + 1 : 0);
-  size_t rn = (size_t)(s + path_end - rp);
-  if (isync_registry_is_dockerhub(out->registry) && !memchr(rp, '/', rn)) {
-    out->repo = malloc(rn + 9);
-    if (out->repo) { memcpy(out->repo, "library/", 8); memcpy(out->repo + 8, rp, rn); out->repo[rn + 8] = '\0'; }
-  } else {
-    out->repo = dupn(rp, rn);
-  }
+  out->repo = out->registry ? isync_repo_canonical(out->registry, rp, (size_t)(s + path_end - rp)) : NULL;
   if (!out->repo || !isync_repo_valid(out->repo)) {
     snprintf(err, errsz, "invalid repository name in reference %s", quoted(s, q, sizeof q));
     goto bad;

@@ -1,7 +1,7 @@
 -- The command line as a person meets it: help and version, flag forms (--flag=value,
 -- -q/-v), docker:// references, --json output, exit statuses, cp's progress line on a
 -- terminal, and --help of every example script. Against the registry-env registries.
-local cjson = require "cjson"
+local json = require "isync.json"
 local H = require "helpers"
 
 local function lines_with(text, needle)
@@ -59,7 +59,7 @@ describe("command line", function()
     local ok, out = H.isync(("cp -v --dst-plain-http --json docker://%s/%s:v1 docker://%s/%s 2>/dev/null")
       :format(P, repo, P2, repo))
     assert(ok, out)
-    local r = cjson.decode(out)
+    local r = assert(json.decode(out))
     assert.equal("copied", r.status)
     assert.equal(img.digest, r.digest)
     assert.equal(P .. "/" .. repo .. ":v1", r.source)
@@ -70,19 +70,19 @@ describe("command line", function()
     -- again: nothing to copy, said in JSON too; -q prints only the result
     ok, out = H.isync(("cp -q --json docker://%s/%s:v1 %s/%s:v1"):format(P, repo, P2, repo))
     assert(ok, out)
-    assert.equal("skipped", cjson.decode(out).status)
+    assert.equal("skipped", assert(json.decode(out)).status)
     -- --flag=value: a CA file that does not exist is read (and refused), so the value arrived
     ok, out = H.isync(("ls --ca=%s %s/%s"):format("/nonexistent/ca.pem", P2, repo))
     assert.is_false(ok)
     assert.matches("/nonexistent/ca.pem", out, 1, true)
     ok, out = H.isync(("ls -q --json --digests docker://%s/%s 2>/dev/null"):format(P2, repo))
     assert(ok, out)
-    local l = cjson.decode(out)
+    local l = assert(json.decode(out))
     assert.equal(P2 .. "/" .. repo, l.repository)
     assert.same({ { tag = "v1", digest = img.digest } }, l.tags)
     ok, out = H.isync(("ls --json %s/%s 2>/dev/null"):format(P2, repo))
     assert(ok, out)
-    assert.same({ "v1" }, cjson.decode(out).tags)
+    assert.same({ "v1" }, assert(json.decode(out)).tags)
   end)
 
   it("cp shows bytes and rate on a terminal, not with -q and not in a pipe", function()
@@ -106,8 +106,8 @@ describe("command line", function()
     local dir = H.tmpdir()
     local repo = H.unique("cli/qv-")
     H.mkimage("plain", "single", repo, "v1", "--layers", "1", "--layer-size", "1K")
-    H.write(dir .. "/auth.json", cjson.encode({ [P] = { insecure = true }, [P2] = { insecure = true } }))
-    H.write(dir .. "/images.json", cjson.encode({ [P .. "/" .. repo] = P2 .. "/qv/" .. repo }))
+    H.write(dir .. "/auth.json", json.encode({ [P] = { insecure = true }, [P2] = { insecure = true } }))
+    H.write(dir .. "/images.json", json.encode({ [P .. "/" .. repo] = P2 .. "/qv/" .. repo }))
     local args = ("--auth %s --images %s --no-ledger --force"):format(H.q(dir .. "/auth.json"), H.q(dir .. "/images.json"))
     local ok, out = H.isync("-q " .. args)
     assert(ok, out)

@@ -2,7 +2,7 @@
 -- (tests/tools/registry-env, described by ISYNC_T_* variables), the image builder and the
 -- independent verifier (tests/tools/*.py, which share no code with isync).
 local isync = require "isync"
-local cjson = require "cjson"
+local json = require "isync.json"
 
 local H = {}
 
@@ -71,7 +71,7 @@ function H.mkimage(kind, ...)
   for _, a in ipairs({ ... }) do parts[#parts + 1] = q(a) end
   local ok, out = H.sh(table.concat(parts, " "))
   assert(ok, "mkimage failed: " .. out)
-  return cjson.decode(out:match("[^\n]*\n?$") ~= "" and out:match("([^\n]+)\n?$") or out)
+  return assert(json.decode(out:match("[^\n]*\n?$") ~= "" and out:match("([^\n]+)\n?$") or out))
 end
 
 --- verify.py compare: true when the destination matches the source exactly.

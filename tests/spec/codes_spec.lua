@@ -16,6 +16,8 @@ local NOT_CODES = {
   ORG = "placeholder", DATE = "placeholder",
   JSON = "file format", YAML = "file format", ISYNC_ARGV = "global the host sets",
 }
+-- the media types' constant names (OCI_INDEX, ...), from their one table
+for _, t in ipairs(require("isync.core").media_types) do NOT_CODES[t.name] = "media type constant" end
 
 -- The string literals of a Lua or C source, without comments, each with the text just
 -- before it (to skip getenv names). Knows enough of both syntaxes for that: quotes with

@@ -40,7 +40,7 @@ describe("isync.dockerconfig", function()
     -- run with the helper's directory on PATH through a subshell-visible variable
     local creds = (function()
       local saved = package.loaded["isync.dockerconfig"]
-      local p = io.popen("PATH=" .. dir .. ":" .. old .. " lua5.4 -e 'package.path=\"lua/?.lua;\"..package.path;" ..
+      local p = io.popen("PATH=" .. dir .. ":" .. old .. " lua5.4 -e 'package.path=\"lua/?.lua;\"..package.path;package.cpath=\"build/lib/?.so;\"..package.cpath;" ..
         "local dc=require\"isync.dockerconfig\"; local c=dc.lookup({credHelpers={[\"registry.example:5000\"]=\"fake\"}}, \"registry.example:5000\");" ..
         "io.write(c.username, \" \", c.password)'")
       local out = p:read("a")

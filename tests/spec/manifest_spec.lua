@@ -1,6 +1,26 @@
 local manifest = require "isync.manifest"
+local function json_null() return require("isync.json").null end
 
 describe("isync.manifest", function()
+  -- one list (src/registry/mediatypes.c): every type the Accept header asks for is known here
+  -- with its kind and pushed as itself, and the constants are that list's
+  it("knows exactly the media types core asks registries for", function()
+    local core = require "isync.core"
+    local want = { index = "index", manifest = "image", artifact = "image", schema1 = "schema1" }
+    local names = {}
+    assert.equal(7, #core.media_types)
+    for _, t in ipairs(core.media_types) do
+      assert.equal(t.type, manifest[t.name], t.name)
+      assert.equal(want[t.kind], (manifest.kind(t.type, {})), t.type)
+      assert.equal(t.type, manifest.push_type(t.type, {}, want[t.kind]))
+      names[#names + 1] = t.name
+    end
+    assert.same({ "OCI_INDEX", "OCI_MANIFEST", "OCI_ARTIFACT", "DOCKER_LIST", "DOCKER_MANIFEST",
+                  "DOCKER_SCHEMA1_SIGNED", "DOCKER_SCHEMA1" }, names)
+    assert.equal("application/vnd.oci.image.index.v1+json", manifest.OCI_INDEX)
+    assert.is_nil(manifest.kind("application/vnd.oci.image.config.v1+json", {}))   -- not a manifest
+  end)
+
   it("classifies by Content-Type, then mediaType, then shape", function()
     assert.equal("index", manifest.kind(manifest.OCI_INDEX, {}))
     assert.equal("image", manifest.kind(manifest.DOCKER_MANIFEST, {}))
@@ -12,6 +32,23 @@ describe("isync.manifest", function()
     local k, err = manifest.kind("application/x-other", { hello = 1 })
     assert.is_nil(k)
     assert.matches("unrecognised", err)
+  end)
+
+  -- decoded by isync.json: integers stay exact (lua-cjson rounded them through a float),
+  -- and a null where a descriptor or list belongs is refused as before
+  it("reads sizes past 2^53 exactly and refuses nulls where descriptors belong", function()
+    local d = "sha256:" .. ("a"):rep(64)
+    local doc = assert(manifest.decode(('{"schemaVersion":2,"config":{"digest":"%s","size":2},' ..
+      '"layers":[{"digest":"%s","size":9007199254740993}]}'):format(d, d)))
+    assert.equal(9007199254740993, assert(manifest.blobs(doc))[2].size)
+    local _, err = manifest.blobs(assert(manifest.decode('{"config":null,"layers":[]}')))
+    assert.matches("config is not a descriptor", err)
+    _, err = manifest.blobs(assert(manifest.decode(('{"config":{"digest":"%s"},"layers":null}'):format(d))))
+    assert.matches("layers is not a list", err)
+    _, err = manifest.children(assert(manifest.decode('{"manifests":[null]}')))
+    assert.matches("manifests%[1%] is not a descriptor", err)
+    assert.equal("image", manifest.kind(nil, assert(manifest.decode('{"manifests":null,"layers":[]}'))))
+    assert.is_nil(manifest.platform_string(json_null()))
   end)
 
   it("lists config then layers and marks foreign layers", function()

@@ -1,6 +1,7 @@
 /* test_ref.c - image reference parsing and distribution name rules. */
 #include "util/ref.h"
 #include "unit.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,29 @@ TEST(docker_hub_defaults) {
 TEST(index_docker_io_folds) {
   CHECK_REF("index.docker.io/library/x", "docker.io", "library/x", NULL, NULL);
   CHECK_REF("index.docker.io/x:1", "docker.io", "library/x", "1", NULL);
+}
+
+/* every Docker Hub name is docker.io, with library/ for one-word names */
+TEST(every_docker_hub_name_folds) {
+  CHECK_REF("registry-1.docker.io/x:1", "docker.io", "library/x", "1", NULL);
+  CHECK_REF("registry-1.docker.io/user/x", "docker.io", "user/x", NULL, NULL);
+  CHECK_REF("registry.hub.docker.com/x@" DIGEST, "docker.io", "library/x", NULL, DIGEST);
+  CHECK_REF("registry.hub.docker.com/library/x", "docker.io", "library/x", NULL, NULL);
+  for (int i = 0; isync_dockerhub_names[i]; i++) {
+    CHECK_STR(isync_registry_canonical(isync_dockerhub_names[i]), "docker.io");
+    char s[64];
+    snprintf(s, sizeof s, "%s/nginx:1", isync_dockerhub_names[i]);
+    CHECK_REF(s, "docker.io", "library/nginx", "1", NULL);
+  }
+  const char *q = "quay.io";
+  CHECK(isync_registry_canonical(q) == q);
+  CHECK_STR(isync_registry_canonical("hub.docker.com"), "hub.docker.com");   /* the web site, no registry */
+  char *r = isync_repo_canonical("registry.hub.docker.com", "nginx/extra", 5);
+  CHECK_STR(r, "library/nginx");
+  free(r);
+  r = isync_repo_canonical("ghcr.io", "nginx", 5);
+  CHECK_STR(r, "nginx");
+  free(r);
 }
 
 TEST(other_registries) {
@@ -217,6 +241,7 @@ int main(void) {
   RUN(registry_hosts_are_hosts);
   RUN(docker_hub_defaults);
   RUN(index_docker_io_folds);
+  RUN(every_docker_hub_name_folds);
   RUN(other_registries);
   RUN(digests);
   RUN(localhost_without_slash_is_a_repo);

@@ -2,6 +2,7 @@
 -- as a policy on the isync engine. An image-syncer user switches by changing the binary
 -- name; what differs is on purpose (see README: "image-syncer mode").
 local isync = require "isync"
+local core = require "isync.core"
 local regex = require "isync.regex"
 local json = require "isync.json"
 
@@ -135,22 +136,14 @@ end
 
 -- ---------------------------------------------------------------- names
 
-local HUB = { ["docker.io"] = true, ["index.docker.io"] = true, ["registry-1.docker.io"] = true }
-
---- Splits "[registry/]path" with Docker Hub defaults: {registry, repo}.
+--- Splits "[registry/]path" by the reference rules of util/ref.c (Docker Hub's names are
+--- docker.io, whose one-word names get library/): registry, repo; nil and a reason when
+--- it names no repository.
 function M.split_repo(name)
-  local first, rest = name:match("^([^/]+)/(.+)$")
-  local registry, repo
-  if first and (first:find("[.:]") or first == "localhost") then
-    registry, repo = first, rest
-  else
-    registry, repo = "docker.io", name
-  end
-  if HUB[registry] then
-    registry = "docker.io"
-    if not repo:find("/", 1, true) then repo = "library/" .. repo end
-  end
-  return registry, repo
+  local r, err = isync.parse_ref(name)
+  if r and (r.tag or r.digest) then r, err = nil, "a tag or digest where a repository name belongs" end
+  if not r then return nil, err end
+  return r.registry, r.repo
 end
 
 --- Parses an images-file source or destination into
@@ -189,9 +182,7 @@ function M.parse_image(s, what)
     end
   end
   out.registry, out.repo = M.split_repo(name)
-  if not isync.parse_ref(out.registry .. "/" .. out.repo) then
-    fail(what .. " " .. s .. ": invalid repository name '" .. out.repo .. "'")
-  end
+  if not out.registry then fail(what .. " " .. s .. ": invalid repository name '" .. name .. "'") end
   out.text = s
   return out
 end
@@ -205,7 +196,7 @@ function M.auth_for(auth, registry, repo)
   for key, v in pairs(auth) do
     local k = key:gsub("^https?://", ""):gsub("/+$", "")
     local kr, kp = k:match("^([^/]+)(.*)$")
-    if kr and HUB[kr] then k = "docker.io" .. kp end
+    if kr then k = core.canonical_name(kr) .. kp end   -- any of Docker Hub's names is docker.io
     if (full == k or full:sub(1, #k + 1) == k .. "/") and (not best_key or #k > #best_key) then
       best, best_key = v, k
     end
