@@ -18,9 +18,20 @@ local argcheck = require "isync.check"
 
 local M = {}
 
-local inflight = {}   -- "base|repo|digest" -> {task moving that blob now, its budget}
-local known = {}      -- destination base URL -> digest -> { repo = true } (this process)
-local has_api = {}    -- destination base URL -> whether it offers the referrers API
+--- What concurrent copies share, kept by whoever runs them (a plan: one per run), so a
+--- process that copies for days keeps nothing from runs that ended:
+---   inflight  "base|repo|digest" -> {task moving that blob now, its budget}
+---   known     destination base URL -> digest -> { repo = true }: mount sources seen
+---   has_api   destination base URL -> whether it offers the referrers API
+--- max_known: forget known when it holds more digests (nil: no bound).
+function M.session(max_known)
+  return { inflight = {}, known = {}, n_known = 0, max_known = max_known, has_api = {} }
+end
+
+-- Copies given no session share this one: consecutive isync.copy calls mount from what the
+-- earlier ones saw. Its memory of blobs is bounded: when full it starts over (a hint lost
+-- costs a HEAD and a copy instead of a mount, never a wrong result).
+local default_session = M.session(4096)
 
 -- Failures of the world travel as {msg, code} errors through the task tree and come out
 -- of M.image as nil, msg, code. Anything else raised is a bug and propagates as is.
@@ -33,10 +44,14 @@ local function check(v, msg, code) if v == nil then fail(msg, code) end return v
 local function base_of(reg) return reg:info().base end
 
 local function remember(ctx, dst, repo, digest)
-  local b = base_of(dst)
-  known[b] = known[b] or {}
-  known[b][digest] = known[b][digest] or {}
-  known[b][digest][repo] = true
+  local b, s = base_of(dst), ctx.session
+  if not (s.known[b] and s.known[b][digest]) then
+    if s.max_known and s.n_known >= s.max_known then s.known, s.n_known = {}, 0 end
+    s.known[b] = s.known[b] or {}
+    s.known[b][digest] = {}
+    s.n_known = s.n_known + 1
+  end
+  s.known[b][digest][repo] = true
   if ctx.ledger and not ctx.dry_run then ctx.ledger:add_blob(b, repo, digest) end
 end
 
@@ -46,7 +61,7 @@ local function mount_sources(ctx, src, src_repo, dst, dst_repo, digest)
   local out, seen = {}, { [dst_repo] = true }
   local function add(repo) if not seen[repo] and #out < 3 then out[#out + 1] = repo; seen[repo] = true end end
   if base_of(src) == base_of(dst) then add(src_repo) end
-  for repo in pairs((known[base_of(dst)] or {})[digest] or {}) do add(repo) end
+  for repo in pairs((ctx.session.known[base_of(dst)] or {})[digest] or {}) do add(repo) end
   if ctx.ledger then for _, repo in ipairs(ctx.ledger:blob_repos(base_of(dst), digest)) do add(repo) end end
   return out
 end
@@ -88,6 +103,7 @@ local function blob(ctx, b, trust_ledger)
     if not how and entry.budget.final and mine then mine.final = true end
     return how, n, code
   end
+  local inflight = ctx.session.inflight
   local entry = inflight[key]
   if entry and not ctx.dry_run then
     local how, n, code = sched.wait(entry.task)
@@ -98,7 +114,9 @@ local function blob(ctx, b, trust_ledger)
   -- limits): an image whose budget is already spent must not fail another image's copy
   -- of a shared layer
   entry = { budget = retry.budget { stall = mine and mine.stall, max_retry_after = mine and mine.max_retry_after } }
-  entry.task = sched.spawn(function() return sched.with_context({ budget = entry.budget }, move_blob, ctx, b, trust_ledger) end)
+  entry.task = sched.spawn(function()
+    return sched.with_context(sched.context_with { budget = entry.budget }, move_blob, ctx, b, trust_ledger)
+  end)
   inflight[key] = entry
   local ok, how, n, code = pcall(sched.wait, entry.task)
   if inflight[key] == entry then inflight[key] = nil end
@@ -210,7 +228,7 @@ end
 -- a no only when it was asked about a sha256 manifest it has (in a dry run the repository
 -- may not exist yet, and a registry may know only sha256: neither means "no API").
 local function dst_has_api(ctx, digest)
-  local b = base_of(ctx.dst)
+  local b, has_api = base_of(ctx.dst), ctx.session.has_api
   if has_api[b] ~= nil then return has_api[b] end
   local r, err, code = ctx.dst:referrers(ctx.dst_repo, digest)
   if r == nil then fail(err, code) end
@@ -336,6 +354,7 @@ local function new_ctx(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
   dst_ref = dst_ref or ref
   return { src = src, src_repo = src_repo, ref = ref, dst = dst, dst_repo = dst_repo, dst_ref = dst_ref,
            opts = opts, stats = new_stats(), ledger = opts.ledger, blob_sem = opts.blob_sem, dry_run = opts.dry_run,
+           session = opts.session or default_session,
            filter = opts.platforms, on_bytes = opts.on_bytes, cache = opts.prepared and opts.prepared.cache or {},
            label = M.refname(src.name, src:repo(src_repo), ref),
            key = M.refname(base_of(dst), dst:repo(dst_repo), dst_ref) }
@@ -419,7 +438,7 @@ end
 local function run(fn, src, src_repo, ref, dst, dst_repo, dst_ref, opts)
   opts = opts or {}
   local budget = opts.budget or retry.budget { stall = opts.stall_budget, max_retry_after = opts.max_retry_after }
-  local ok, res = pcall(sched.with_context, { budget = budget }, function()
+  local ok, res = pcall(sched.with_context, sched.context_with { budget = budget }, function()
     return fn(new_ctx(src, src_repo, ref, dst, dst_repo, dst_ref, opts))
   end)
   if ok then return res end
@@ -441,11 +460,12 @@ end
 --- manifest_concurrency, chunk_size, buffer_size, on_bytes(n), referrers (also copy the
 --- manifests that refer to the image: signatures, SBOMs, attestations; see isync.referrers),
 --- budget (isync.retry.budget shared by the image's requests; else a new one from
---- stall_budget and max_retry_after).
+--- stall_budget and max_retry_after), session (M.session(): what concurrent copies share;
+--- default one for the whole process, bounded).
 --- Returns {status = "copied"|"skipped"|"would copy", digest, source_digest, media_type,
 --- stats, note, reason}, or nil, message, code.
 local COPY_OPTS = { "force", "dry_run", "ledger", "platforms", "blob_sem", "blob_concurrency", "manifest_concurrency",
-  "chunk_size", "buffer_size", "on_bytes", "referrers", "budget", "stall_budget", "max_retry_after", "prepared" }
+  "chunk_size", "buffer_size", "on_bytes", "referrers", "budget", "stall_budget", "max_retry_after", "prepared", "session" }
 function M.image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
   argcheck.options(opts, COPY_OPTS, "isync.copy options")
   if not sched.current() then

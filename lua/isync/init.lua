@@ -111,17 +111,21 @@ function Registry:repo(name)
   return (select(2, core.canonical_name(self.name, name)))
 end
 
---- The hook told of every retry: function(registry, op, message, code, delay, attempt).
+--- The hook told of every retry in the process: function(registry, op, message, code,
+--- delay, attempt). A plan's own hook (its on_retry option, and its log) is told first, of
+--- the retries of that plan's run only.
 M.on_retry = nil
 
 -- One operation with the registry's retry policy: transient failures are tried again after
 -- a backoff (or Retry-After), inside a task without blocking the others.
 -- Inside an image copy the task context carries the image's retry budget (isync.retry),
--- so a stall or a long Retry-After fails the image once, not once per request.
+-- so a stall or a long Retry-After fails the image once, not once per request; and the
+-- retry hook of the plan whose run made the request (ctx.on_retry).
 local function call_reg(self, op, args, stall_timeout)
   local ctx = sched.context()
   local r1, err, code, info = retry.call(self.retry, sched.sleep, function(err, code, delay, attempt)
     self.stats.retries = self.stats.retries + 1
+    if ctx and ctx.on_retry then ctx.on_retry(self, op, err, code, delay, attempt) end
     if M.on_retry then M.on_retry(self, op, err, code, delay, attempt) end
   end, function()
     self.stats.requests = self.stats.requests + 1

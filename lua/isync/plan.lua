@@ -31,14 +31,19 @@ M.ref_string = ref_string
 --- log (isync.log or options for one), report (JSON path), output_failed / output_success
 --- (images-file paths; success lists only the images this run copied) with output_format ("yaml" | "json"), stall_budget (seconds of
 --- stalled requests an image may spend, over all its requests and rounds; default one stall
---- timeout of the registry), max_retry_after (a longer Retry-After fails the image; 300).
+--- timeout of the registry), max_retry_after (a longer Retry-After fails the image; 300),
+--- on_retry (function(registry, op, message, code, delay, attempt): told of the retries of
+--- this plan's runs only, before isync.on_retry, which is told of every retry).
 local PLAN_OPTS = { "concurrency", "retries", "ledger", "force", "dry_run", "referrers", "platforms", "blob_concurrency",
   "blob_concurrency_per_image", "manifest_concurrency", "chunk_size", "buffer_size", "log", "report", "output_failed",
-  "output_success", "output_format", "stall_budget", "max_retry_after" }
+  "output_success", "output_format", "stall_budget", "max_retry_after", "on_retry" }
 function M.new(opts)
   opts = check.options(opts, PLAN_OPTS, "isync.plan options")
   check.positive(opts, { "stall_budget", "max_retry_after" }, "isync.plan options")
   check.positive(opts, { "concurrency", "blob_concurrency" }, "isync.plan options", true)
+  if opts.on_retry ~= nil and type(opts.on_retry) ~= "function" then
+    check.fail("isync.plan options: on_retry must be a function, not a " .. type(opts.on_retry))
+  end
   return setmetatable({ opts = opts, items = {} }, Plan)
 end
 
@@ -95,185 +100,278 @@ local function describe_ok(res)
   return table.concat(parts, ", ") .. ", " .. report_mod.human(st.bytes)
 end
 
---- Shows every retry of a request in log (verbose level) until the returned function is called.
+local function log_retry(log, reg, op, err, code, delay, attempt)
+  log:verbose(("retry %s on %s in %.1fs (attempt %d): %s (%s)"):format(op, reg.name, delay, attempt + 1, err, code))
+end
+
+--- Shows every retry of a request in the process in log (verbose level) until the returned
+--- function is called: for commands, around work outside plans (a plan's run logs its own).
 function M.log_retries(log)
   local isync = require "isync"
   local saved = isync.on_retry
   isync.on_retry = function(reg, op, err, code, delay, attempt)
-    log:verbose(("retry %s on %s in %.1fs (attempt %d): %s (%s)"):format(op, reg.name, delay, attempt + 1, err, code))
+    log_retry(log, reg, op, err, code, delay, attempt)
     if saved then saved(reg, op, err, code, delay, attempt) end
   end
   return function() isync.on_retry = saved end
 end
 
---- Runs every copy; returns the report (report.failed == 0 when all went well).
-function Plan:run(run_opts)
-  local o = merged(self.opts, check.options(run_opts, PLAN_OPTS, "plan:run options"))
+-- One run of a plan: its options, log, ledger, report, counters, and what it learns of
+-- each image (state[item]: budget, prepared, final, weight, prep_seconds, reported). Kept
+-- here and not on the plan, so a later run of the same plan starts afresh and an ended
+-- run leaves nothing behind.
+local Run = {}
+Run.__index = Run
+
+local BATCH = 256   -- images prepared at once before their copies start
+
+local function new_run(plan, run_opts)
+  local o = merged(plan.opts, check.options(run_opts, PLAN_OPTS, "plan:run options"))
   local log = o.log
   if type(log) ~= "table" or not log.info then log = log_mod.new(log) end
   local concurrency = o.concurrency or 5
   local ledger, own_ledger = open_ledger(o)
-  local report = report_mod.new(o.dry_run)
-  local blob_sem = sched.semaphore(o.blob_concurrency or 2 * concurrency)
-  local t0 = core.monotime()
-  local up0 = core.bytes_uploaded()
-  local done_count, running = 0, true
-  local total = #self.items + #(self.failures or {})
+  local run = setmetatable({ plan = plan, o = o, log = log, concurrency = concurrency, ledger = ledger,
+    own_ledger = own_ledger, report = report_mod.new(o.dry_run), t0 = core.monotime(), up0 = core.bytes_uploaded(),
+    done_count = 0, total = #plan.items + #(plan.failures or {}), state = {}, running = false }, Run)
+  run.copy_opts = { force = o.force, dry_run = o.dry_run, ledger = ledger, platforms = o.platforms,
+    referrers = o.referrers, blob_sem = sched.semaphore(o.blob_concurrency or 2 * concurrency),
+    chunk_size = o.chunk_size, buffer_size = o.buffer_size, blob_concurrency = o.blob_concurrency_per_image,
+    manifest_concurrency = o.manifest_concurrency, session = copy.session() }
+  return run
+end
 
-  local function status_line()
-    local dt = core.monotime() - t0
-    local up = core.bytes_uploaded() - up0
-    return ("isync: %d/%d images, %d failed, %s moved, %s/s"):format(done_count, total, report.failed,
-      report_mod.human(up), report_mod.human(dt > 0 and up / dt or 0))
-  end
+function Run:state_of(it)
+  local st = self.state[it]
+  if not st then st = {}; self.state[it] = st end
+  return st
+end
 
-  for _, f in ipairs(self.failures or {}) do
-    report:add(f)
-    done_count = done_count + 1
-    log:error(("FAILED  %s -> %s: %s (%s)"):format(f.source, f.destination, f.reason, f.code))
+-- One retry budget per image, kept across rounds: a stall or a refused connection spends
+-- it, and then the image gets no further round (isync.retry).
+function Run:budget_of(it)
+  local st = self:state_of(it)
+  st.budget = st.budget or retry.budget { stall = self.o.stall_budget, max_retry_after = self.o.max_retry_after }
+  return st.budget
+end
+
+-- The options of one call into isync.copy for it: the run's, with the image's budget.
+function Run:copy_opts_of(it, extra)
+  extra = extra or {}
+  extra.budget = self:budget_of(it)
+  return setmetatable(extra, { __index = self.copy_opts })
+end
+
+-- Told of every retry of a request made by this run (and only those: the hook travels
+-- in the task context, not in a global), before isync.on_retry.
+function Run:on_retry(reg, op, err, code, delay, attempt)
+  log_retry(self.log, reg, op, err, code, delay, attempt)
+  if self.o.on_retry then self.o.on_retry(reg, op, err, code, delay, attempt) end
+end
+
+function Run:status_line()
+  local dt = core.monotime() - self.t0
+  local up = core.bytes_uploaded() - self.up0
+  return ("isync: %d/%d images, %d failed, %s moved, %s/s"):format(self.done_count, self.total, self.report.failed,
+    report_mod.human(up), report_mod.human(dt > 0 and up / dt or 0))
+end
+
+-- The progress line, refreshed four times a second until stop_ticker; without a terminal
+-- a log line every 10 s instead.
+function Run:start_ticker()
+  self.running = true
+  self.ticker = sched.spawn(function()
+    local last_log = core.monotime()
+    while self.running do
+      sched.sleep(0.25)
+      if self.running then
+        self.log:set_status(self:status_line())
+        if not self.log.tty and core.monotime() - last_log >= 10 then
+          last_log = core.monotime()
+          self.log:info(self:status_line())
+        end
+      end
+    end
+  end)
+end
+
+function Run:stop_ticker()
+  self.running = false
+  sched.wait(self.ticker)
+end
+
+-- The images plan:fail recorded: failed before they could be planned.
+function Run:report_early_failures()
+  for _, f in ipairs(self.plan.failures or {}) do
+    self.report:add(f)
+    self.done_count = self.done_count + 1
+    self.log:error(("FAILED  %s -> %s: %s (%s)"):format(f.source, f.destination, f.reason, f.code))
   end
+end
+
+-- The plan's images, higher priorities first, then in the order they were added.
+function Run:by_priority()
   local items = {}
-  for i, it in ipairs(self.items) do items[i] = it end
+  for i, it in ipairs(self.plan.items) do items[i] = it end
   table.sort(items, function(a, b)
     if a.priority ~= b.priority then return a.priority > b.priority end
     return a.n < b.n
   end)
+  return items
+end
 
-  local copy_opts = { force = o.force, dry_run = o.dry_run, ledger = ledger, platforms = o.platforms, referrers = o.referrers,
-                      blob_sem = blob_sem, chunk_size = o.chunk_size, buffer_size = o.buffer_size,
-                      blob_concurrency = o.blob_concurrency_per_image, manifest_concurrency = o.manifest_concurrency }
+-- The cheap half of one copy: the unchanged check and the source manifests (isync.copy
+-- prepare). An image it settles (unchanged, or failed) keeps that result as final.
+function Run:check_unchanged(it)
+  local st, t = self:state_of(it), core.monotime()
+  local res, err, code = copy.prepare(it.src.registry, it.src.repo, it.src.ref, it.dst.registry, it.dst.repo,
+                                      it.dst.ref, self:copy_opts_of(it))
+  st.prep_seconds = core.monotime() - t
+  if res and res.status == "prepared" then st.prepared, st.weight = res, res.weight
+  else st.final, st.weight = { res = res, err = err, code = code }, -1 end
+end
 
-  -- One retry budget per image, kept across rounds: a stall or a refused connection
-  -- spends it, and then the image gets no further round (isync.retry).
-  local budgets = {}   -- per run: a later run of the same plan starts afresh
-  local function budget_of(it)
-    budgets[it] = budgets[it] or retry.budget { stall = o.stall_budget, max_retry_after = o.max_retry_after }
-    return budgets[it]
-  end
-
-  local function sync_one(it)
-    local started = core.monotime()
-    local res, err, code
-    if it.final then
-      res, err, code = it.final.res, it.final.err, it.final.code
-    else
-      local o2 = setmetatable({ prepared = it.prepared, budget = budget_of(it) }, { __index = copy_opts })
-      it.prepared = nil   -- the cached manifests are not needed after this copy
-      res, err, code = copy.image(it.src.registry, it.src.repo, it.src.ref, it.dst.registry, it.dst.repo, it.dst.ref, o2)
-    end
-    it.final = nil
-    local entry = { source = ref_string(it.src), destination = ref_string(it.dst),
-                    seconds = core.monotime() - started + (it.prep_seconds or 0) }
-    if res then
-      entry.status, entry.digest, entry.source_digest = res.status, res.digest, res.source_digest
-      entry.stats, entry.note, entry.reason = res.stats, res.note, res.reason
-    else
-      entry.status, entry.reason, entry.code = "failed", err, code
-    end
-    return entry
-  end
-
-  local restore = M.log_retries(log)
-  local ticker
-  local run_ok, run_err = pcall(sched.run, function()
-    ticker = sched.spawn(function()
-      local last_log = core.monotime()
-      while running do
-        sched.sleep(0.25)
-        if running then
-          log:set_status(status_line())
-          if not log.tty and core.monotime() - last_log >= 10 then
-            last_log = core.monotime()
-            log:info(status_line())
-          end
-        end
-      end
-    end)
-    -- In batches: first the cheap half of every copy (the unchanged check and the source
-    -- manifests, many at once on the metadata pool), then the copies, the images with the
-    -- largest blobs first, so the longest transfers start early instead of ending the run.
-    local function prepare_batch(batch)
-      if o.platforms then return batch end   -- the filter's own checks need the full path
-      sched.map(batch, math.max(4 * concurrency, 16), function(it)
-        local t = core.monotime()
-        local res, err, code = copy.prepare(it.src.registry, it.src.repo, it.src.ref, it.dst.registry, it.dst.repo,
-                                            it.dst.ref, setmetatable({ budget = budget_of(it) }, { __index = copy_opts }))
-        it.prep_seconds = core.monotime() - t
-        if res and res.status == "prepared" then it.prepared, it.weight = res, res.weight
-        else it.final, it.weight = { res = res, err = err, code = code }, -1 end
-      end)
-      local sorted = {}
-      for i, it in ipairs(batch) do sorted[i] = it end
-      table.sort(sorted, function(a, b)
-        if a.weight ~= b.weight then return a.weight > b.weight end
-        return a.n < b.n
-      end)
-      return sorted
-    end
-    local BATCH = 256
-    local first = {}
-    for start = 1, #items, BATCH do
-      first[#first + 1] = { table.unpack(items, start, math.min(start + BATCH - 1, #items)) }
-    end
-    -- one image: copy it, then either queue it for another round or record its outcome
-    local function run_one(it, round, again)
-      local entry = sync_one(it)
-      if entry.status == "failed" and retry.transient(entry.code) and not (budgets[it] and budgets[it].final) and round < (o.retries or 2) then
-        again[#again + 1] = it
-        log:verbose(("retry later %s: %s"):format(entry.source, entry.reason))
-        return
-      end
-      done_count = done_count + 1
-      it.reported = true
-      report:add(entry)
-      if entry.status == "failed" then
-        log:error(("FAILED  %s -> %s: %s (%s)"):format(entry.source, entry.destination, entry.reason, entry.code))
-      elseif entry.status == "skipped" and entry.stats and (entry.stats.referrers_copied or 0) + (entry.stats.referrer_tags or 0) > 0 then
-        log:info(("unchanged %s -> %s %s; its referrers: %s"):format(entry.source, entry.destination, entry.digest, describe_ok(entry)))
-      elseif entry.status == "skipped" then
-        log:verbose(("skipped %s -> %s %s%s"):format(entry.source, entry.destination, entry.digest,
-          entry.reason and (" (" .. entry.reason .. ")") or " (unchanged)"))
-      else
-        log:info(("%s %s -> %s %s (%s)%s"):format(entry.status, entry.source, entry.destination, entry.digest,
-          describe_ok(entry), entry.note and ("; " .. entry.note) or ""))
-      end
-    end
-    local pending = items
-    for round = 0, o.retries or 2 do
-      local again = {}
-      for _, batch in ipairs(round == 0 and first or { pending }) do
-        if round == 0 then batch = prepare_batch(batch) end
-        sched.map(batch, concurrency, function(it) run_one(it, round, again) end)
-      end
-      if #again == 0 then break end
-      log:info(("round %d: retrying %d image%s"):format(round + 1, #again, #again == 1 and "" or "s"))
-      sched.sleep(math.min(2 ^ round, 10))
-      pending = again
-    end
-    running = false
-    sched.wait(ticker)
+-- The images with the largest blobs first, so the longest transfers start early instead
+-- of ending the run.
+local function order_by_size(batch, state)
+  local sorted = {}
+  for i, it in ipairs(batch) do sorted[i] = it end
+  table.sort(sorted, function(a, b)
+    local wa, wb = state[a].weight, state[b].weight
+    if wa ~= wb then return wa > wb end
+    return a.n < b.n
   end)
-  running = false
+  return sorted
+end
 
-  restore()
-  if not run_ok then
-    -- Ctrl-C (or a failing hook) ended the run: what finished is still reported, and every
-    -- image that had not is named, so the report and summary say exactly what is done.
-    local interrupted = type(run_err) == "string" and run_err:match("^interrupted") ~= nil
-    for _, it in ipairs(items) do
-      if not it.reported then
-        report:add({ source = ref_string(it.src), destination = ref_string(it.dst),
-                     status = interrupted and "interrupted" or "failed", code = interrupted and "INTERRUPTED" or "INTERNAL",
-                     reason = interrupted and "interrupted before it finished" or tostring(run_err) })
+-- Prepares a batch, many at once on the metadata pool; returns it in the order to copy.
+function Run:prepare_batch(batch)
+  if self.o.platforms then return batch end   -- the filter's own checks need the full path
+  sched.map(batch, math.max(4 * self.concurrency, 16), function(it) self:check_unchanged(it) end)
+  return order_by_size(batch, self.state)
+end
+
+-- One image copied (or its prepared result taken): its report entry.
+function Run:run_image(it)
+  local st, started = self:state_of(it), core.monotime()
+  local res, err, code
+  if st.final then
+    res, err, code = st.final.res, st.final.err, st.final.code
+  else
+    local prepared = st.prepared
+    st.prepared = nil   -- the cached manifests are not needed after this copy
+    res, err, code = copy.image(it.src.registry, it.src.repo, it.src.ref, it.dst.registry, it.dst.repo, it.dst.ref,
+                                self:copy_opts_of(it, { prepared = prepared }))
+  end
+  st.final = nil
+  local entry = { source = ref_string(it.src), destination = ref_string(it.dst),
+                  seconds = core.monotime() - started + (st.prep_seconds or 0) }
+  if res then
+    entry.status, entry.digest, entry.source_digest = res.status, res.digest, res.source_digest
+    entry.stats, entry.note, entry.reason = res.stats, res.note, res.reason
+  else
+    entry.status, entry.reason, entry.code = "failed", err, code
+  end
+  return entry
+end
+
+-- An image's outcome, in the report and the log.
+function Run:record(it, entry)
+  self.done_count = self.done_count + 1
+  self:state_of(it).reported = true
+  self.report:add(entry)
+  local log = self.log
+  if entry.status == "failed" then
+    log:error(("FAILED  %s -> %s: %s (%s)"):format(entry.source, entry.destination, entry.reason, entry.code))
+  elseif entry.status == "skipped" and entry.stats and (entry.stats.referrers_copied or 0) + (entry.stats.referrer_tags or 0) > 0 then
+    log:info(("unchanged %s -> %s %s; its referrers: %s"):format(entry.source, entry.destination, entry.digest, describe_ok(entry)))
+  elseif entry.status == "skipped" then
+    log:verbose(("skipped %s -> %s %s%s"):format(entry.source, entry.destination, entry.digest,
+      entry.reason and (" (" .. entry.reason .. ")") or " (unchanged)"))
+  else
+    log:info(("%s %s -> %s %s (%s)%s"):format(entry.status, entry.source, entry.destination, entry.digest,
+      describe_ok(entry), entry.note and ("; " .. entry.note) or ""))
+  end
+end
+
+-- One image in round `round`: copy it, then either queue it in `again` for another round
+-- (a transient failure, budget left, rounds left) or record its outcome.
+function Run:run_one(it, round, again)
+  local entry = self:run_image(it)
+  local budget = self:state_of(it).budget
+  if entry.status == "failed" and retry.transient(entry.code) and not (budget and budget.final)
+      and round < (self.o.retries or 2) then
+    again[#again + 1] = it
+    self.log:verbose(("retry later %s: %s"):format(entry.source, entry.reason))
+    return
+  end
+  self:record(it, entry)
+end
+
+-- Round 0, in batches: first the cheap half of every copy of the batch, then its copies.
+-- Returns the images to try again.
+function Run:first_round(items)
+  local again = {}
+  for start = 1, #items, BATCH do
+    local batch = self:prepare_batch({ table.unpack(items, start, math.min(start + BATCH - 1, #items)) })
+    sched.map(batch, self.concurrency, function(it) self:run_one(it, 0, again) end)
+  end
+  return again
+end
+
+-- A further round for the images a transient failure stopped, after a pause that grows
+-- with the rounds. Returns the images to try again.
+function Run:retry_round(round, pending)
+  self.log:info(("round %d: retrying %d image%s"):format(round, #pending, #pending == 1 and "" or "s"))
+  sched.sleep(math.min(2 ^ (round - 1), 10))
+  local again = {}
+  sched.map(pending, self.concurrency, function(it) self:run_one(it, round, again) end)
+  return again
+end
+
+-- Every copy of the run, in its own task tree: the run's retry hook is in the context of
+-- every task it starts. Returns true, or false and why the run ended early.
+function Run:copy_all(items)
+  local hook = function(...) return self:on_retry(...) end
+  local ok, err = pcall(sched.run, function()
+    return sched.with_context(sched.context_with { on_retry = hook }, function()
+      self:start_ticker()
+      local again = self:first_round(items)
+      for round = 1, self.o.retries or 2 do
+        if #again == 0 then break end
+        again = self:retry_round(round, again)
       end
+      self:stop_ticker()
+    end)
+  end)
+  self.running = false
+  return ok, err
+end
+
+-- After a run cut short (Ctrl-C, a failing hook): what finished is still reported, and
+-- every image that had not is named, so the report and summary say exactly what is done.
+function Run:name_unfinished(items, run_err)
+  local interrupted = type(run_err) == "string" and run_err:match("^interrupted") ~= nil
+  for _, it in ipairs(items) do
+    if not self:state_of(it).reported then
+      self.report:add({ source = ref_string(it.src), destination = ref_string(it.dst),
+                        status = interrupted and "interrupted" or "failed", code = interrupted and "INTERRUPTED" or "INTERNAL",
+                        reason = interrupted and "interrupted before it finished" or tostring(run_err) })
     end
   end
-  if ledger then
-    local ok, err
-    if own_ledger then ok, err = ledger:close() else ok, err = ledger:sync() end
-    if not ok then log:error("ledger: " .. tostring(err)) end
-  end
-  report:finish(core.monotime() - t0)
+end
+
+function Run:close_ledger()
+  if not self.ledger then return end
+  local ok, err
+  if self.own_ledger then ok, err = self.ledger:close() else ok, err = self.ledger:sync() end
+  if not ok then self.log:error("ledger: " .. tostring(err)) end
+end
+
+-- The summary, and the report and images files asked for.
+function Run:finish_report()
+  local o, log, report = self.o, self.log, self.report
+  report:finish(core.monotime() - self.t0)
   log:clear_status()
   log:summary(report:summary())
   local function try(ok, err) if not ok then log:error(err) end end
@@ -285,8 +383,19 @@ function Plan:run(run_opts)
     try(report:write_images(o.output_success, { copied = true }, o.output_format))
   end
   if o.log ~= log then log:close() end
-  if not run_ok then error(run_err, 0) end   -- the caller still sees why the run ended
-  return report
+end
+
+--- Runs every copy; returns the report (report.failed == 0 when all went well).
+function Plan:run(run_opts)
+  local run = new_run(self, run_opts)
+  run:report_early_failures()
+  local items = run:by_priority()
+  local ok, err = run:copy_all(items)
+  if not ok then run:name_unfinished(items, err) end
+  run:close_ledger()
+  run:finish_report()
+  if not ok then error(err, 0) end   -- the caller still sees why the run ended
+  return run.report
 end
 
 M.Plan = Plan

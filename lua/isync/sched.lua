@@ -18,7 +18,7 @@ local waiting = {}                                 -- job -> task
 local finished_outside = setmetatable({}, { __mode = "k" })
 local in_loop = false
 local live = 0                                     -- tasks not yet finished
-local unseen = {}                                  -- failed tasks whose error no wait() has raised
+local unseen, n_failed = {}, 0                     -- failed task -> its place, until a wait() raises its error
 
 local Task = {}
 Task.__index = Task
@@ -30,7 +30,10 @@ local function push_ready(task, ...)
 end
 
 local function pop_ready()
-  if ready_head > ready_tail then return nil end
+  if ready_head > ready_tail then
+    ready_head, ready_tail = 1, 0   -- empty: start over, so the indices do not grow for days
+    return nil
+  end
   local item = ready[ready_head]
   ready[ready_head] = nil
   ready_head = ready_head + 1
@@ -81,6 +84,12 @@ function M.with_context(v, fn, ...)
   return table.unpack(r, 2, r.n)
 end
 
+--- A context holding fields, the current one's others showing through (an image copy's
+--- budget, and the retry hook of the plan that runs it).
+function M.context_with(fields)
+  return setmetatable(fields, { __index = M.context() })
+end
+
 local function finish(task, packed)
   live = live - 1
   task.status = packed[1] and "done" or "failed"
@@ -88,7 +97,8 @@ local function finish(task, packed)
     task.results = table.pack(table.unpack(packed, 2, packed.n))
   else
     task.err = packed[2]
-    unseen[#unseen + 1] = task
+    n_failed = n_failed + 1
+    unseen[task] = n_failed
   end
   for _, w in ipairs(task.waiters) do push_ready(w) end
   task.waiters = nil
@@ -186,7 +196,7 @@ function M.await(job)
 end
 
 local function task_results(task)
-  if task.status == "failed" then task.seen = true; error(task.err, 0) end
+  if task.status == "failed" then unseen[task] = nil; error(task.err, 0) end
   return table.unpack(task.results, 1, task.results.n)
 end
 
@@ -228,9 +238,12 @@ end
 --- the host reports these when a script ends, so a failure in a task that was spawned and
 --- left alone is not lost.
 function M.unseen_errors()
+  local list = {}
+  for t in pairs(unseen) do list[#list + 1] = t end
+  table.sort(list, function(a, b) return unseen[a] < unseen[b] end)
   local out = {}
-  for _, t in ipairs(unseen) do if not t.seen then out[#out + 1] = t.err end end
-  unseen = {}
+  for i, t in ipairs(list) do out[i] = t.err end
+  unseen, n_failed = {}, 0
   return out
 end
 
