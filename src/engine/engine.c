@@ -96,11 +96,13 @@ static void now_plus(struct timespec *ts, long ms) {
   if (ts->tv_nsec >= 1000000000L) { ts->tv_sec++; ts->tv_nsec -= 1000000000L; }
 }
 
+/* Rounded up: a timer is due only once its time has come, not in its last millisecond
+ * (the wait before it is rounded down by the same truncation otherwise). */
 static long ms_until(const struct timespec *ts) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
-  long ms = (long)(ts->tv_sec - now.tv_sec) * 1000 + (ts->tv_nsec - now.tv_nsec) / 1000000L;
-  return ms < 0 ? 0 : ms;
+  long long ns = (long long)(ts->tv_sec - now.tv_sec) * 1000000000LL + (ts->tv_nsec - now.tv_nsec);
+  return ns <= 0 ? 0 : (long)((ns + 999999) / 1000000);
 }
 
 static void add_timer(isync_engine *e, long ms, isync_engine_fn fn, void *arg, isync_job *owned) {
