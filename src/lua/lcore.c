@@ -15,6 +15,7 @@
 #include "util/errors.h"
 #include "registry/job.h"
 #include "util/ref.h"
+#include "util/ring.h"
 #include "registry/registry.h"
 
 #define REGISTRY_MT "isync.Registry"
@@ -263,7 +264,7 @@ static int l_submit(lua_State *L) {
     lua_pop(L, 1);
     j->size = opt_int(L, 3, "size", -1);
     j->chunk_size = opt_int(L, 3, "chunk_size", 0);
-    lua_Integer ring = opt_int(L, 3, "buffer_size", 1 << 20);
+    lua_Integer ring = opt_int(L, 3, "buffer_size", ISYNC_RING_DEFAULT);
     if (ring < 64 * 1024 || ring > (lua_Integer)1 << 30) return luaL_error(L, "buffer_size must be between 64 KiB and 1 GiB");
     j->ring_size = (size_t)ring;
     if (j->chunk_size < 0) return luaL_error(L, "chunk_size must not be negative");

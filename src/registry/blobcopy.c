@@ -43,7 +43,7 @@ void isync_blobcopy_free(isync_blobcopy *bc) {
 }
 
 /* A finished copy gives its ring back at once: the job itself lives on until Lua collects
- * its handle, which can be many copies later (a 1 MiB ring per copy added up). */
+ * its handle, which can be many copies later (a ring per copy added up). */
 void isync_blobcopy_release(isync_engine *e, isync_job *j) {
   isync_blobcopy *bc = j->bc;
   if (!bc) return;
@@ -128,7 +128,9 @@ static void get_setup(isync_engine *e, isync_job *j, isync_http *h) {
   (void)e;
   isync_registry_setup_http(j->src, h, 1);
   curl_easy_setopt(h->easy, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(h->easy, CURLOPT_BUFFERSIZE, 256L * 1024);
+  /* the receive buffer: 64 KiB (curl's default is 16 KiB); 256 KiB saved no measurable
+   * CPU on loopback but added 192 KiB per copy to the peak (and a paused GET keeps a copy) */
+  curl_easy_setopt(h->easy, CURLOPT_BUFFERSIZE, 64L * 1024);
   h->body.limit = 64u << 10;
   h->write_fn = get_write;
   j->bc->get = h;
@@ -176,7 +178,7 @@ static void put_setup(isync_engine *e, isync_job *j, isync_http *h) {
   if (bc->chunk_len > 0) {
     h->read_fn = put_read;
     curl_easy_setopt(h->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)bc->chunk_len);
-    curl_easy_setopt(h->easy, CURLOPT_UPLOAD_BUFFERSIZE, 256L * 1024);
+    curl_easy_setopt(h->easy, CURLOPT_UPLOAD_BUFFERSIZE, 64L * 1024);   /* as the receive buffer */
     if (!bc->finishing)
       isync_http_header(h, "Content-Range: %lld-%lld", (long long)bc->sent, (long long)(bc->sent + bc->chunk_len - 1));
   } else {
@@ -285,7 +287,7 @@ static void post_done(isync_engine *e, isync_job *j, isync_http *h) {
 void isync_blobcopy_start(isync_engine *e, isync_job *j) {
   const char *algo = strncmp(j->ref, "sha512:", 7) == 0 ? "sha512" : "sha256";
   isync_blobcopy *bc = calloc(1, sizeof *bc);
-  if (!bc || isync_ring_init(&bc->ring, j->ring_size ? j->ring_size : (1u << 20)) != 0 ||
+  if (!bc || isync_ring_init(&bc->ring, j->ring_size ? j->ring_size : ISYNC_RING_DEFAULT) != 0 ||
       !(bc->hasher = isync_hasher_new(algo))) {
     isync_blobcopy_free(bc);
     isync_job_fail(e, j, "INTERNAL", "out of memory");
