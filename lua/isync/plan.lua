@@ -251,6 +251,7 @@ function Plan:run(run_opts)
       pending = again
     end
     running = false
+    sched.wake(ticker)
     sched.wait(ticker)
   end)
   running = false
