@@ -5,8 +5,8 @@
  * pool and the next ring of that size takes it: rings come and go by the thousand in a
  * sync, and a fresh mapping per blob cost a page fault per 4 KiB written plus an munmap
  * whose TLB shootdown interrupts the other thread (~10% of a cold sync's CPU). The pool
- * holds at most POOL_MAX buffers (the copies that ran at once), so it never grows past
- * the peak a sync already had. No process-wide allocator setting is needed, which
+ * holds at most POOL_MAX buffers of at most POOL_CAP_MAX bytes (the copies that ran at
+ * once), so it never grows past the peak a sync already had. No process-wide allocator setting is needed, which
  * matters when isync is a module inside someone else's program. */
 #include "util/ring.h"
 #include <pthread.h>
@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #define POOL_MAX 16
+#define POOL_CAP_MAX (1u << 20)   /* a bigger ring (buffer_size asked for) is unmapped at once */
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct { char *data; size_t cap; } pool[POOL_MAX];
@@ -42,7 +43,7 @@ int isync_ring_init(isync_ring *r, size_t cap) {
 void isync_ring_free(isync_ring *r) {
   if (r->data) {
     pthread_mutex_lock(&pool_mu);
-    int kept = pool_n < POOL_MAX;
+    int kept = pool_n < POOL_MAX && r->cap <= POOL_CAP_MAX;
     if (kept) { pool[pool_n].data = r->data; pool[pool_n].cap = r->cap; pool_n++; }
     pthread_mutex_unlock(&pool_mu);
     if (!kept) munmap(r->data, r->cap);
@@ -51,10 +52,12 @@ void isync_ring_free(isync_ring *r) {
 }
 
 /* Unmaps every pooled buffer (tests, and a host that wants the memory back at once). */
-void isync_ring_pool_drain(void) {
+int isync_ring_pool_drain(void) {
   pthread_mutex_lock(&pool_mu);
+  int n = pool_n;
   while (pool_n > 0) { pool_n--; munmap(pool[pool_n].data, pool[pool_n].cap); }
   pthread_mutex_unlock(&pool_mu);
+  return n;
 }
 
 size_t isync_ring_free_space(const isync_ring *r) { return r->cap - r->used; }

@@ -19,8 +19,8 @@ typedef struct isync_ring {
 int isync_ring_init(isync_ring *r, size_t cap);
 /* Gives the buffer to a small pool of free buffers (the next ring of its size reuses it). */
 void isync_ring_free(isync_ring *r);
-/* Unmaps the pooled buffers. */
-void isync_ring_pool_drain(void);
+/* Unmaps the pooled buffers; returns how many there were. */
+int isync_ring_pool_drain(void);
 size_t isync_ring_free_space(const isync_ring *r);
 /* All-or-nothing write: returns n, or 0 when n bytes do not fit. */
 size_t isync_ring_write(isync_ring *r, const void *p, size_t n);

@@ -234,6 +234,17 @@ TEST(freed_buffer_is_reused_by_a_ring_of_its_size) {
   isync_ring_pool_drain();
 }
 
+TEST(only_rings_up_to_1_MiB_are_pooled) {
+  isync_ring_pool_drain();
+  isync_ring a, b;
+  REQUIRE(isync_ring_init(&a, 4u << 20) == 0);
+  REQUIRE(isync_ring_init(&b, 1u << 20) == 0);
+  isync_ring_free(&a);   /* unmapped at once: a big buffer_size must not stay resident */
+  isync_ring_free(&b);
+  CHECK_INT(isync_ring_pool_drain(), 1);
+  CHECK_INT(isync_ring_pool_drain(), 0);
+}
+
 int main(void) {
   RUN(init_empty);
   RUN(write_then_read);
@@ -247,5 +258,6 @@ int main(void) {
   RUN(random_against_model);
   RUN(drained_ring_restarts_at_zero);
   RUN(freed_buffer_is_reused_by_a_ring_of_its_size);
+  RUN(only_rings_up_to_1_MiB_are_pooled);
   return unit_done();
 }
