@@ -363,10 +363,15 @@ end
 -- The unchanged check: HEAD the source, and (without a filter or force) the destination.
 -- Returns a "skipped" result when both name the same digest.
 local function compare(ctx)
-  local sh = check(ctx.src:head(ctx.src_repo, ctx.ref))
+  -- both HEADs at once: an unchanged image costs one round trip, not two in a row
+  local dst_head = not ctx.opts.force and not ctx.filter and
+    sched.spawn(function() return ctx.dst:head(ctx.dst_repo, ctx.dst_ref) end)
+  local ok, sh = pcall(function() return check(ctx.src:head(ctx.src_repo, ctx.ref)) end)
+  if dst_head and not (ok and sh and sh.digest) then pcall(sched.wait, dst_head) end   -- never left running
+  if not ok then error(sh, 0) end
   if not sh then fail(ctx.label .. ": manifest unknown", "MANIFEST_UNKNOWN") end
-  if not ctx.opts.force and sh.digest and not ctx.filter then
-    local dh = check(ctx.dst:head(ctx.dst_repo, ctx.dst_ref))
+  if dst_head and sh.digest then
+    local dh = check(sched.wait(dst_head))
     if dh and dh.digest == sh.digest then
       if ctx.ledger and not ctx.dry_run then ctx.ledger:set_image(ctx.key, sh.digest) end
       return { status = "skipped", digest = sh.digest, source_digest = sh.digest, media_type = sh.media_type, stats = ctx.stats }

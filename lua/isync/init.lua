@@ -245,7 +245,7 @@ end
 
 --- Streams one blob from src_reg/src_repo into this registry's repo; returns bytes moved.
 --- opts: size (expected; else taken from the source), chunk_size (PATCH chunks; 0 =
---- one PUT), buffer_size (ring, default 1 MiB).
+--- one PUT), buffer_size (ring, default 128 KiB).
 function Registry:copy_blob_from(src_reg, src_repo, digest, repo, opts)
   opts = check.options(opts, { "size", "chunk_size", "buffer_size" }, "registry:copy_blob_from options")
   return call_reg(self, "blob_copy", {

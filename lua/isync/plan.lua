@@ -197,6 +197,7 @@ end
 
 function Run:stop_ticker()
   self.running = false
+  sched.wake(self.ticker)   -- not after the rest of its 250 ms sleep: that held up every run
   sched.wait(self.ticker)
 end
 

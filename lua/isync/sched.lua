@@ -15,6 +15,8 @@ local POLL_MS = 200                         -- wake up at least this often (Ctrl
 local tasks = setmetatable({}, { __mode = "k" })   -- coroutine -> task
 local ready, ready_head, ready_tail = {}, 1, 0     -- queue of {task, n, ...}
 local waiting = {}                                 -- job -> task
+local sleeping = setmetatable({}, { __mode = "k" })  -- task -> its sleep job (M.wake)
+local abandoned = {}                               -- sleep jobs whose task M.wake woke
 local finished_outside = setmetatable({}, { __mode = "k" })
 local in_loop = false
 local live = 0                                     -- tasks not yet finished
@@ -124,6 +126,9 @@ local function dispatch(job)
   if t then
     waiting[job] = nil
     push_ready(t, job)
+  elseif abandoned[job] then
+    abandoned[job] = nil
+    job:close()
   else
     finished_outside[job] = true
   end
@@ -302,10 +307,26 @@ function M.map(items, n, fn)
   return M.all(list), list
 end
 
---- Sleeps for seconds without blocking other tasks.
+--- Sleeps for seconds without blocking other tasks (M.wake ends it early).
 function M.sleep(seconds)
   local job = core.submit("sleep", nil, { ms = math.floor(seconds * 1000 + 0.5) })
-  return M.await(job)
+  local me = M.current()
+  if not (me and coroutine.isyieldable()) or finished_outside[job] then return M.await(job) end
+  waiting[job], sleeping[me] = me, job
+  coroutine.yield(AWAIT)
+  sleeping[me] = nil
+  if abandoned[job] then return end   -- woken: the sleep job is closed when it fires
+  finished_outside[job] = nil
+  return closed(job, job:result())
+end
+
+--- Ends the sleep of a task in M.sleep now (a ticker's last sleep must not hold up the
+--- end of a run); does nothing to a task that is not sleeping.
+function M.wake(task)
+  local job = sleeping[task]
+  if not job or waiting[job] ~= task then return end
+  waiting[job], abandoned[job] = nil, true
+  push_ready(task)
 end
 
 return M

@@ -108,6 +108,27 @@ describe("isync.sched", function()
     assert.is_true(got)
   end)
 
+  it("wake ends a sleep at once; the woken sleep's timer firing later harms nothing", function()
+    local t0 = isync.monotime()
+    local woke
+    isync.run(function()
+      local sleeper = isync.spawn(function() isync.sleep(5); woke = isync.monotime() - t0; return "up" end)
+      isync.sleep(0.02)
+      sched.wake(sleeper)
+      assert.equal("up", isync.wait(sleeper))
+      sched.wake(sleeper)   -- no longer sleeping: nothing happens
+    end)
+    assert.is_true(woke < 1, "the sleep ran its course: " .. woke)
+    -- a task that is not sleeping is left alone, and later sleeps still sleep
+    isync.run(function()
+      local t = isync.spawn(function() isync.sleep(0.1); return "slept" end)
+      local busy = isync.spawn(function() return "busy" end)
+      sched.wake(busy)
+      assert.equal("slept", isync.wait(t))
+    end)
+    assert.is_true(isync.monotime() - t0 >= 0.1)
+  end)
+
   it("refuses nonsense arguments", function()
     assert.has_error(function() isync.spawn(42) end)
     assert.has_error(function() sched.semaphore(0) end)

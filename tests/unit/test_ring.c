@@ -215,6 +215,36 @@ TEST(drained_ring_restarts_at_zero) {
   isync_ring_free(&r);
 }
 
+TEST(freed_buffer_is_reused_by_a_ring_of_its_size) {
+  isync_ring_pool_drain();
+  isync_ring a, b, c;
+  REQUIRE(isync_ring_init(&a, 8192) == 0);
+  char *first = a.data;
+  CHECK_INT(isync_ring_write(&a, "abc", 3), 3);
+  isync_ring_free(&a);
+  REQUIRE(isync_ring_init(&b, 4096) == 0);   /* another size: a buffer of its own */
+  CHECK(b.data != first);
+  REQUIRE(isync_ring_init(&c, 8192) == 0);   /* the same size: the pooled buffer, empty */
+  CHECK(c.data == first);
+  CHECK_INT(c.used, 0);
+  CHECK_INT(c.head, 0);
+  CHECK_INT(isync_ring_free_space(&c), 8192);
+  isync_ring_free(&b);
+  isync_ring_free(&c);
+  isync_ring_pool_drain();
+}
+
+TEST(only_rings_up_to_1_MiB_are_pooled) {
+  isync_ring_pool_drain();
+  isync_ring a, b;
+  REQUIRE(isync_ring_init(&a, 4u << 20) == 0);
+  REQUIRE(isync_ring_init(&b, 1u << 20) == 0);
+  isync_ring_free(&a);   /* unmapped at once: a big buffer_size must not stay resident */
+  isync_ring_free(&b);
+  CHECK_INT(isync_ring_pool_drain(), 1);
+  CHECK_INT(isync_ring_pool_drain(), 0);
+}
+
 int main(void) {
   RUN(init_empty);
   RUN(write_then_read);
@@ -227,5 +257,7 @@ int main(void) {
   RUN(capacity_one);
   RUN(random_against_model);
   RUN(drained_ring_restarts_at_zero);
+  RUN(freed_buffer_is_reused_by_a_ring_of_its_size);
+  RUN(only_rings_up_to_1_MiB_are_pooled);
   return unit_done();
 }
