@@ -363,10 +363,21 @@ end
 -- The unchanged check: HEAD the source, and (without a filter or force) the destination.
 -- Returns a "skipped" result when both name the same digest.
 local function compare(ctx)
-  -- both HEADs at once: an unchanged image costs one round trip, not two in a row
-  local dst_head = not ctx.opts.force and not ctx.filter and
-    sched.spawn(function() return ctx.dst:head(ctx.dst_repo, ctx.dst_ref) end)
+  local asks = not ctx.opts.force and not ctx.filter
+  -- trust_ledger: the destination holds what this ledger last recorded there, so an
+  -- unchanged source costs one HEAD and the destination is not asked
+  local recorded = asks and ctx.opts.trust_ledger and ctx.ledger and ctx.ledger:image(ctx.key)
+  -- else both HEADs at once: an unchanged image costs one round trip, not two in a row
+  local function head_dst() return sched.spawn(function() return ctx.dst:head(ctx.dst_repo, ctx.dst_ref) end) end
+  local dst_head = asks and not recorded and head_dst()
   local ok, sh = pcall(function() return check(ctx.src:head(ctx.src_repo, ctx.ref)) end)
+  if ok and sh and recorded then
+    if sh.digest == recorded then
+      return { status = "skipped", digest = sh.digest, source_digest = sh.digest, media_type = sh.media_type,
+               stats = ctx.stats, reason = "unchanged since the ledger's record" }
+    end
+    dst_head = head_dst()   -- changed at the source: is the destination already there?
+  end
   if dst_head and not (ok and sh and sh.digest) then pcall(sched.wait, dst_head) end   -- never left running
   if not ok then error(sh, 0) end
   if not sh then fail(ctx.label .. ": manifest unknown", "MANIFEST_UNKNOWN") end
@@ -465,11 +476,13 @@ end
 --- manifest_concurrency, chunk_size, buffer_size, on_bytes(n), referrers (also copy the
 --- manifests that refer to the image: signatures, SBOMs, attestations; see isync.referrers),
 --- budget (isync.retry.budget shared by the image's requests; else a new one from
---- stall_budget and max_retry_after), session (M.session(): what concurrent copies share;
+--- stall_budget and max_retry_after), trust_ledger (skip a tag whose source digest is what
+--- the ledger last recorded at the destination, without asking the destination), session
+--- (M.session(): what concurrent copies share;
 --- default one for the whole process, bounded).
 --- Returns {status = "copied"|"skipped"|"would copy", digest, source_digest, media_type,
 --- stats, note, reason}, or nil, message, code.
-local COPY_OPTS = { "force", "dry_run", "ledger", "platforms", "blob_sem", "blob_concurrency", "manifest_concurrency",
+local COPY_OPTS = { "force", "dry_run", "ledger", "trust_ledger", "platforms", "blob_sem", "blob_concurrency", "manifest_concurrency",
   "chunk_size", "buffer_size", "on_bytes", "referrers", "budget", "stall_budget", "max_retry_after", "prepared", "session" }
 function M.image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
   argcheck.options(opts, COPY_OPTS, "isync.copy options")

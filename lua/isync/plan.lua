@@ -26,7 +26,7 @@ local function ref_string(r) return copy.refname(r.registry.name, r.repo, r.ref)
 M.ref_string = ref_string
 
 --- opts: concurrency (5), retries (image rounds after the first, 2), ledger (path, a ledger,
---- or false; default $XDG_STATE_HOME/isync/ledger), force, dry_run, referrers, platforms
+--- or false; default $XDG_STATE_HOME/isync/ledger), force, dry_run, referrers, trust_ledger, platforms
 --- (isync.platform filter), blob_concurrency (2 x concurrency), chunk_size, buffer_size,
 --- log (isync.log or options for one), report (JSON path), output_failed / output_success
 --- (images-file paths; success lists only the images this run copied) with output_format ("yaml" | "json"), stall_budget (seconds of
@@ -35,6 +35,7 @@ M.ref_string = ref_string
 --- on_retry (function(registry, op, message, code, delay, attempt): told of the retries of
 --- this plan's runs only, before isync.on_retry, which is told of every retry).
 local PLAN_OPTS = { "concurrency", "retries", "ledger", "force", "dry_run", "referrers", "platforms", "blob_concurrency",
+  "trust_ledger",
   "blob_concurrency_per_image", "manifest_concurrency", "chunk_size", "buffer_size", "log", "report", "output_failed",
   "output_success", "output_format", "stall_budget", "max_retry_after", "on_retry" }
 function M.new(opts)
@@ -134,7 +135,7 @@ local function new_run(plan, run_opts)
   local run = setmetatable({ plan = plan, o = o, log = log, concurrency = concurrency, ledger = ledger,
     own_ledger = own_ledger, report = report_mod.new(o.dry_run), t0 = core.monotime(), up0 = core.bytes_uploaded(),
     done_count = 0, total = #plan.items + #(plan.failures or {}), state = {}, running = false }, Run)
-  run.copy_opts = { force = o.force, dry_run = o.dry_run, ledger = ledger, platforms = o.platforms,
+  run.copy_opts = { force = o.force, dry_run = o.dry_run, ledger = ledger, trust_ledger = o.trust_ledger, platforms = o.platforms,
     referrers = o.referrers, blob_sem = sched.semaphore(o.blob_concurrency or 2 * concurrency),
     chunk_size = o.chunk_size, buffer_size = o.buffer_size, blob_concurrency = o.blob_concurrency_per_image,
     manifest_concurrency = o.manifest_concurrency, session = copy.session() }

@@ -27,6 +27,9 @@ isync's own:
   --output-failed-images F    write the images that failed, in images-file form (feed it back)
   --report FILE               a JSON report of every image
   --ledger FILE | --no-ledger the blob ledger ($XDG_STATE_HOME/isync/ledger)
+  --trust-ledger              a tag whose source digest is what the ledger last recorded at
+                              the destination is skipped without asking the destination
+                              (one HEAD per unchanged tag instead of two)
   --dry-run                   list what would be copied; write nothing
   --referrers                 also copy each image's referrers (signatures, SBOMs, attestations)
   --max-connections N         blob transfers per registry (8)
@@ -51,6 +54,7 @@ local FLAGS = {
   ["--stall-timeout"] = "stall_timeout", ["--max-retry-after"] = "max_retry_after",
 }
 local BOOL = { ["--force"] = "force", ["--dry-run"] = "dry_run", ["--no-ledger"] = "no_ledger", ["--referrers"] = "referrers",
+               ["--trust-ledger"] = "trust_ledger",
                ["--quiet"] = "quiet", ["-q"] = "quiet", ["--verbose"] = "verbose", ["-v"] = "verbose",
                ["-h"] = "help", ["--help"] = "help" }
 local REPEAT = { os = true, arch = true }
@@ -382,7 +386,7 @@ function M.main(argv)
   local log = isync.log { file = o.log, level = o.quiet and "quiet" or o.verbose and "verbose" or "info" }
   local plan = isync.plan {
     concurrency = o.proc or 5, retries = o.retries or 2, force = o.force, dry_run = o.dry_run, referrers = o.referrers,
-    platforms = isync.platforms(o.os, o.arch), ledger = ledger,
+    trust_ledger = o.trust_ledger, platforms = isync.platforms(o.os, o.arch), ledger = ledger,
     report = o.report, output_failed = o.output_failed, output_success = o.output_success,
     output_format = o.output_format or "yaml", log = log, max_retry_after = o.max_retry_after,
   }
