@@ -162,6 +162,9 @@ static int job_done(lua_State *L) {
   return 1;
 }
 
+static void forget_pending(lua_State *L, isync_job *j);
+static int take_stopped(lua_State *L, int k);
+
 static int job_gc(lua_State *L) {
   ljob *lj = check_job(L, 1);
   if (lj->j) { isync_job_unref(lj->j); lj->j = NULL; }
@@ -174,6 +177,14 @@ static int job_gc(lua_State *L) {
 static int job_close(lua_State *L) {
   ljob *lj = check_job(L, 1);
   if (lj->j && !atomic_load(&lj->j->done)) { lj->detached = 1; return 0; }
+  if (lj->j) {
+    /* finished but not collected: poll must not hand out a closed handle, and a key
+     * left in the stopped table would name whatever job is allocated there next */
+    lua_pushlightuserdata(L, lj->j);
+    take_stopped(L, -1);
+    lua_pop(L, 1);
+    forget_pending(L, lj->j);
+  }
   return job_gc(L);
 }
 
