@@ -41,6 +41,7 @@ struct isync_engine {
   timer *timers;
   isync_job *tracked;           /* every job held, queued or running, for shutdown */
   isync_job *pending_head, *pending_tail;   /* waiting for slots */
+  int walking, walk_again;      /* start_pending runs; a nested call asked for another pass */
 };
 
 /* ---------------- jobs ---------------- */
@@ -178,19 +179,28 @@ static void run_job(isync_engine *e, isync_job *j) {
 /* Starts the waiting jobs that fit now, in order. One queue for the whole engine: a job
  * may wait for slots of two registries, and either may be the one that frees up. */
 static void start_pending(isync_engine *e) {
-  isync_job *prev = NULL, *j = e->pending_head;
-  while (j) {
-    isync_job *next = j->next_pending;
-    if (can_start(j)) {
-      if (prev) prev->next_pending = next; else e->pending_head = next;
-      if (e->pending_tail == j) e->pending_tail = prev;
-      j->next_pending = NULL;
-      run_job(e, j);
-    } else {
-      prev = j;
+  /* a job may finish inside its start (an auth refusal known at once), which calls us
+   * again: that nested walk would change the queue under this one (which then started a
+   * job twice). It asks for another pass instead. */
+  if (e->walking) { e->walk_again = 1; return; }
+  e->walking = 1;
+  do {
+    e->walk_again = 0;
+    isync_job *prev = NULL, *j = e->pending_head;
+    while (j) {
+      isync_job *next = j->next_pending;
+      if (can_start(j)) {
+        if (prev) prev->next_pending = next; else e->pending_head = next;
+        if (e->pending_tail == j) e->pending_tail = prev;
+        j->next_pending = NULL;
+        run_job(e, j);
+      } else {
+        prev = j;
+      }
+      j = next;
     }
-    j = next;
-  }
+  } while (e->walk_again);
+  e->walking = 0;
 }
 
 static void job_begin(isync_engine *e, void *arg) {

@@ -38,10 +38,17 @@ static void read_args(lua_State *L, int t, isync_op *op) {
       if (!r) bad = "must be a registry";
       else isync_op_set_registry(op, a, r);
     } else if (a->kind == ISYNC_ARG_INT) {
-      int isnum;
-      lua_Number n = lua_tonumberx(L, -1, &isnum);
-      if (!isnum || type != LUA_TNUMBER) bad = "must be a number";
-      else if (isync_op_set_int(op, a, (int64_t)n, err, sizeof err)) luaL_error(L, "%s", err);
+      /* an integer as it is (through a double, 2^63-1 became out of range and large
+       * values lost their low bits); a float truncated, unless no int64 holds it (the
+       * cast would be undefined: NaN, infinities, 2^63) */
+      int isint;
+      lua_Integer v = lua_tointegerx(L, -1, &isint);
+      lua_Number n = lua_tonumber(L, -1);
+      if (type != LUA_TNUMBER) bad = "must be a number";
+      else if (!isint && !(n >= -9223372036854775808.0 && n < 9223372036854775808.0))
+        luaL_error(L, "'%s' must be between %I and %I", a->name, (lua_Integer)a->min, (lua_Integer)a->max);
+      else if (!isint) v = (lua_Integer)n;
+      if (!bad && isync_op_set_int(op, a, (int64_t)v, err, sizeof err)) luaL_error(L, "%s", err);
     } else if (type != LUA_TSTRING) {
       bad = "must be a string";
     } else {
@@ -155,6 +162,9 @@ static int job_done(lua_State *L) {
   return 1;
 }
 
+static void forget_pending(lua_State *L, isync_job *j);
+static int take_stopped(lua_State *L, int k);
+
 static int job_gc(lua_State *L) {
   ljob *lj = check_job(L, 1);
   if (lj->j) { isync_job_unref(lj->j); lj->j = NULL; }
@@ -167,6 +177,14 @@ static int job_gc(lua_State *L) {
 static int job_close(lua_State *L) {
   ljob *lj = check_job(L, 1);
   if (lj->j && !atomic_load(&lj->j->done)) { lj->detached = 1; return 0; }
+  if (lj->j) {
+    /* finished but not collected: poll must not hand out a closed handle, and a key
+     * left in the stopped table would name whatever job is allocated there next */
+    lua_pushlightuserdata(L, lj->j);
+    take_stopped(L, -1);
+    lua_pop(L, 1);
+    forget_pending(L, lj->j);
+  }
   return job_gc(L);
 }
 

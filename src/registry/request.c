@@ -141,6 +141,8 @@ char *isync_upload_opened(isync_op *op, isync_http *h) {
 
 static void delete_done(isync_http *h) { isync_http_free(h); }
 
+static void registry_release(void *r) { isync_registry_unref(r); }
+
 void isync_fire_delete(isync_engine *e, isync_registry *r, const char *scopes, const char *url) {
   isync_http *h = isync_http_new("DELETE", url);
   if (!h) return;
@@ -148,6 +150,10 @@ void isync_fire_delete(isync_engine *e, isync_registry *r, const char *scopes, c
   curl_easy_setopt(h->easy, CURLOPT_TIMEOUT, 10L);
   if (isync_registry_same_origin(r, url)) isync_auth_apply(r, scopes, h);
   h->done = delete_done;
+  /* it outlives its job: the registry (whose CA bundle curl reads in place) must too */
+  isync_registry_ref(r);
+  h->ctx = r;
+  h->ctx_free = registry_release;
   h->detached = 1;
   isync_http_start(isync_engine_http(e), h);
 }

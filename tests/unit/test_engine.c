@@ -55,6 +55,7 @@ static void tjob_start(isync_engine *e, isync_job *j) {
   t->order = atomic_fetch_add(&started, 1) + 1;
   int now = atomic_fetch_add(&running, 1) + 1;
   if (now > atomic_load(&max_running)) atomic_store(&max_running, now);
+  if (t->ms < 0) { tjob_woke(e, j); return; }   /* ends inside start (a refusal, out of memory) */
   isync_engine_timer(e, t->ms, tjob_woke, j);
 }
 
@@ -135,6 +136,33 @@ TEST(slots_bound_the_jobs_running_at_once_and_keep_their_order) {
   CHECK_INT(atomic_load(&freed), 6);
 }
 
+/* Jobs that end inside their start (an auth refusal known at once) while the slot queue
+ * is being walked: each starts once. The walk used to go on from a job the nested walk
+ * had already started and finished, starting it again (twice on the completion queue). */
+TEST(jobs_that_finish_inside_start_from_the_slot_queue_start_once) {
+  reset_counts();
+  char err[256];
+  isync_engine *e = isync_engine_start(err, sizeof err);
+  REQUIRE(e);
+  isync_slots slots = {0, 1};
+  tjob *holder = tjob_new(50, &slots), *t[3];
+  REQUIRE(isync_job_submit(e, &holder->job) == 0);
+  for (int i = 0; i < 3; i++) { t[i] = tjob_new(-1, &slots); REQUIRE(isync_job_submit(e, &t[i]->job) == 0); }
+  CHECK(isync_engine_wait_job(e, &holder->job, 5000));
+  for (int i = 0; i < 100 && atomic_load(&started) < 4; i++) nanosleep(&(struct timespec){0, 5000000}, NULL);
+  nanosleep(&(struct timespec){0, 50000000}, NULL);
+  /* a second start would have queued a job twice: waiting on it could loop, so stop here */
+  REQUIRE(atomic_load(&started) == 4);
+  for (int i = 0; i < 3; i++) CHECK(isync_engine_wait_job(e, &t[i]->job, 2000));
+  for (int i = 0; i < 3; i++) CHECK_INT(t[i]->order, i + 2);
+  CHECK(isync_engine_next_done(e, 0) == NULL);
+  isync_engine_stop(e);
+  CHECK_INT(slots.active, 0);
+  isync_job_unref(&holder->job);
+  for (int i = 0; i < 3; i++) isync_job_unref(&t[i]->job);
+  CHECK_INT(atomic_load(&freed), 4);
+}
+
 /* Stop ends every job it holds (running, waiting for a slot, posted) as CANCELED, tells
  * the running ones (cancel, then forget), and drops every reference it held. */
 TEST(stop_cancels_running_and_waiting_jobs_and_drops_its_references) {
@@ -167,6 +195,7 @@ int main(void) {
   RUN(the_engine_thread_blocks_signals_and_the_caller_keeps_its_mask);
   RUN(the_completion_descriptor_is_readable_exactly_while_finished_jobs_wait);
   RUN(slots_bound_the_jobs_running_at_once_and_keep_their_order);
+  RUN(jobs_that_finish_inside_start_from_the_slot_queue_start_once);
   RUN(stop_cancels_running_and_waiting_jobs_and_drops_its_references);
   return unit_done();
 }

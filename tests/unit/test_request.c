@@ -78,6 +78,30 @@ TEST(an_upload_location_on_another_origin_is_refused_before_any_connection) {
   isync_registry_unref(r);
 }
 
+/* A mount the registry answered with an upload session: the session's DELETE is fired
+ * and forgotten, and it outlives its job. It holds the registry (whose CA bundle curl
+ * reads in place) until it ends: the job and the caller may drop theirs at once. */
+TEST(a_fired_delete_holds_its_registry_until_it_ends) {
+  REQUIRE(scripted_load("[" OPEN_V2 ",{'method':'POST','path':'/v2/r/blobs/uploads/','status':202,"
+                        "  'headers':{'Location':'/v2/r/blobs/uploads/s1'}},"
+                        "{'method':'DELETE','path':'/v2/r/blobs/uploads/s1','status':204,'stall_ms':400}]") == 0);
+  isync_engine *e = engine();
+  isync_registry *r = scripted_registry(NULL, NULL, 4);
+  REQUIRE(e && r);
+  isync_op *op = scripted_op("blob_mount", r, "repo", "r", "from", "other",
+                             "digest", "sha256:0000000000000000000000000000000000000000000000000000000000000000", NULL);
+  REQUIRE(scripted_run(e, op));
+  CHECK(op->job.ok);
+  CHECK(!op->exists);
+  isync_job_unref(&op->job);
+  REQUIRE(scripted_wait_for("DELETE", "/v2/r/blobs/uploads/s1", 1, 5000));
+  CHECK_INT(atomic_load(&r->refs), 2);   /* the test's and the DELETE's */
+  for (int i = 0; i < 300 && atomic_load(&r->refs) > 1; i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
+  CHECK_INT(atomic_load(&r->refs), 1);   /* given back when it ended */
+  isync_engine_stop(e);
+  isync_registry_unref(r);
+}
+
 /* ---- stopping ---- */
 
 /* A registry that stops answering mid-listing: stop ends the job CANCELED at once (its
@@ -243,6 +267,7 @@ int main(void) {
   RUN(a_next_page_on_the_registry_is_followed);
   RUN(a_next_page_on_another_origin_is_refused_before_any_connection);
   RUN(an_upload_location_on_another_origin_is_refused_before_any_connection);
+  RUN(a_fired_delete_holds_its_registry_until_it_ends);
   RUN(stop_ends_a_job_on_a_stalled_server_canceled_within_the_bound);
   RUN(stop_drops_jobs_waiting_for_auth_and_a_later_engine_starts_clean);
   RUN(max_connections_bounds_the_requests_in_flight_at_the_server);
