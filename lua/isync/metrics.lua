@@ -90,7 +90,8 @@ local function num(v)
   if v == math.huge then return "+Inf" end
   if math.type(v) == "integer" then return tostring(v) end
   if v == math.floor(v) and math.abs(v) < 2^53 then return ("%d"):format(v) end
-  return ("%.17g"):format(v)
+  local short = ("%.15g"):format(v)   -- the shortest that reads back the same, as "0.1"
+  return tonumber(short) == v and short or ("%.17g"):format(v)
 end
 
 -- A histogram series' labels with le added (le last, as Prometheus writes it).
