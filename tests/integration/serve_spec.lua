@@ -39,10 +39,10 @@ local function wait_for(what, seconds, fn)
   error(what .. ": not within " .. seconds .. " s")
 end
 
--- curl: status code and body
+-- curl: status code and body; nil when nothing answered (a server still starting)
 local function http(args)
   local ok, out = H.sh("curl -s --noproxy '*' --max-time 5 -w '\\n%{http_code}' " .. args)
-  assert(ok, out)
+  if not ok then return nil, out end
   local body, code = out:match("^(.*)\n(%d+)$")
   return tonumber(code), body
 end
@@ -146,7 +146,7 @@ scrape_configs:
     -- the first full pass has ended
     wait_for("the first pass", 20, function()
       local code, body = http(("http://127.0.0.1:%d/healthz"):format(port))
-      return code == 200 and body:match("^last pass") and true
+      return code == 200 and body:match("^last pass") ~= nil
     end)
   end)
 
