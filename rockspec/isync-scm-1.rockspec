@@ -1,5 +1,5 @@
 -- luarocks --lua-version=5.4 make rockspec/isync-scm-1.rockspec
--- Needs the libcurl and OpenSSL development headers (found on the compiler's default path), and lua-cjson at run time
+-- Needs the libcurl, OpenSSL and libmicrohttpd development headers (found on the compiler's default path), and lua-cjson at run time
 -- (Debian: scripts/install-deps installs all of them).
 rockspec_format = "3.0"
 package = "isync"
@@ -19,7 +19,7 @@ build = {
   modules = {
     ["isync.core"] = {
       sources = {
-        "src/lua/lcodes.c", "src/lua/lcore.c", "src/lua/lengine.c", "src/lua/ljob.c", "src/lua/lledger.c",
+        "src/lua/lcodes.c", "src/lua/lcore.c", "src/lua/lengine.c", "src/lua/lhttpd.c", "src/lua/ljob.c", "src/lua/lledger.c",
         "src/lua/lregistry.c", "src/util/buf.c", "src/util/digest.c", "src/util/errors.c", "src/util/json.c",
         "src/util/ledger.c", "src/util/parse.c", "src/util/ref.c", "src/util/ring.c", "src/http/http.c",
         "src/engine/engine.c", "src/registry/auth.c", "src/registry/blobcopy.c", "src/registry/mediatypes.c",
@@ -27,10 +27,11 @@ build = {
         "src/registry/op_manifest.c", "src/registry/op_manifest_delete.c", "src/registry/op_ping.c",
         "src/registry/op_referrers.c", "src/registry/op_sleep.c", "src/registry/ops.c",
         "src/registry/paging.c", "src/registry/registry.c", "src/registry/request.c",
+        "src/service/httpd.c",
       },
       defines = { "_GNU_SOURCE", 'ISYNC_VERSION="0.1.0"' },
       incdirs = { "src" },
-      libraries = { "curl", "ssl", "crypto", "pthread" },
+      libraries = { "curl", "ssl", "crypto", "microhttpd", "pthread" },
     },
     ["isync"] = "lua/isync/init.lua",
     ["isync.cli"] = "lua/isync/cli.lua",
@@ -52,6 +53,9 @@ build = {
     ["isync.rename"] = "lua/isync/rename.lua",
     ["isync.policy"] = "lua/isync/policy.lua",
     ["isync.commands"] = "lua/isync/commands.lua",
+    ["isync.serve"] = "lua/isync/serve.lua",
+    ["isync.metrics"] = "lua/isync/metrics.lua",
+    ["isync.webhook"] = "lua/isync/webhook.lua",
     ["isync.args"] = "lua/isync/args.lua",
     ["isync.check"] = "lua/isync/check.lua",
     ["isync.compat.imagesyncer"] = "lua/isync/compat/imagesyncer.lua",

@@ -10,6 +10,7 @@ usage: isync [--trace] SCRIPT.lua [ARGS...]   run a sync policy written in Lua
        isync cp SRC DST        copy one image, every platform, digest preserved
        isync ls REPO           list tags (--digests for their digests)
        isync inspect REF       media type, digest, size, platforms, referrers
+       isync serve CONFIG      keep a mirror in sync: passes, registry webhooks, /metrics
        isync help [COMMAND]    this text, or a command's flags (= isync COMMAND --help)
        isync version           the version (= isync --version)
 
@@ -21,7 +22,7 @@ Examples:
   isync scripts/migrate.lua --from 127.0.0.1:5000 --to 127.0.0.1:5001 --plain-http app/web
 ]]
 
-local function run_script(argv, i)
+function M.run_script(argv, i)
   local script = argv[i]
   local chunk, err = loadfile(script)
   if not chunk then
@@ -65,11 +66,11 @@ function M.main(argv)
     if topic == nil then io.stdout:write(M.USAGE, "\n", commands.EXIT_CODES); return 0 end
     if commands.HELP[topic] then io.stdout:write(commands.HELP[topic]); return 0 end
     if topic == "images" or topic == "image-syncer" then io.stdout:write(require("isync.compat.imagesyncer").USAGE); return 0 end
-    io.stderr:write("isync: no help for '", topic, "' (commands: cp, ls, inspect, images)\n")
+    io.stderr:write("isync: no help for '", topic, "' (commands: cp, ls, inspect, serve, images)\n")
     return 2
   end
   if cmd == "version" then io.stdout:write("isync ", core.version, "\n"); return 0 end
-  if cmd == "cp" or cmd == "ls" or cmd == "inspect" then
+  if cmd == "cp" or cmd == "ls" or cmd == "inspect" or cmd == "serve" then
     local args = {}
     for j = first + 1, #argv do args[#args + 1] = argv[j] end
     return require("isync.commands")[cmd](args)
@@ -89,7 +90,7 @@ function M.main(argv)
       io.stderr:write("isync: unknown option ", a, " (see isync --help)\n")
       return 2
     else
-      return run_script(argv, i)
+      return M.run_script(argv, i)
     end
   end
   io.stderr:write(M.USAGE)

@@ -58,6 +58,34 @@ local COMMANDS = {
       { "--json", false, "print {repository, tags: [...]} (with digests: [{tag, digest}])" },
     },
   },
+  serve = {
+    usage = "isync serve [flags] (--images FILE [--auth FILE] | --config FILE | POLICY.lua [ARGS...])",
+    about = "Keeps a mirror in sync until stopped: a full pass at start and every --every seconds,\n" ..
+            "and each tag a registry webhook reports pushed (distribution's notifications, Harbor's\n" ..
+            "webhooks: POST /webhook) synced at once when the rules map it. GET /metrics (Prometheus),\n" ..
+            "GET /healthz. The rules: image-syncer's files, or a Lua policy calling isync.serve{}\n" ..
+            "(these flags fill in what it leaves out). The webhook secret comes from --secret-file\n" ..
+            "or ISYNC_WEBHOOK_SECRET, never from the command line.",
+    flags = {
+      { "--images", "FILE", "image-syncer's images file (source: destination rules)" },
+      { "--auth", "FILE", "image-syncer's auth file" },
+      { "--config", "FILE", "image-syncer's older combined file (auth and images)" },
+      { "--listen", "ADDR:PORT", "where to serve (127.0.0.1:8080; :PORT for every address)" },
+      { "--secret-file", "FILE", "the webhooks' shared secret (else $ISYNC_WEBHOOK_SECRET)" },
+      { "--every", "SECONDS", "a full pass this often (3600; 0: only the one at start)" },
+      { "-p", "N", "images synced at once (5)", key = "proc" },
+      { "--proc", "N", "the same as -p" },
+      { "-r", "N", "extra rounds for images that failed with a transient error (2)", key = "retries" },
+      { "--retries", "N", "the same as -r" },
+      { "--ledger", "FILE", "the blob ledger ($XDG_STATE_HOME/isync/ledger)" },
+      { "--no-ledger", false, "no ledger" },
+      { "--report", "FILE", "a JSON report, rewritten after every full pass" },
+      { "--max-connections", "N", "blob transfers per registry (8)" },
+      { "--referrers", false, "also copy each image's referrers" },
+      { "--log", "FILE", "timestamped log lines there instead of stderr" },
+    },
+    rest = true,   -- POLICY.lua and what follows it are the policy's
+  },
   inspect = {
     usage = "isync inspect [flags] REF",
     about = "Shows an image: media type, digest, size, platforms, layers, config and referrers\n" ..
@@ -126,6 +154,9 @@ local function parse(argv, name)
       end
     elseif a:sub(1, 1) == "-" and a ~= "-" then
       error({ usage = ("unknown flag %s for isync %s (see isync %s --help)"):format(flag, name, name) })
+    elseif COMMANDS[name].rest then
+      for k = i, #argv do pos[#pos + 1] = argv[k] end
+      break
     else
       pos[#pos + 1] = a
     end
@@ -317,6 +348,71 @@ M.inspect = command("inspect", function(o, pos)
   print(("referrers:   %d via %s"):format(#info.referrers, info.referrers_via))
   for _, d in ipairs(info.referrers) do print(("  %s %s"):format(d.digest, d.artifact_type or d.media_type or "")) end
   return 0
+end)
+
+-- ---------------------------------------------------------------- serve
+
+local function read_secret(o)
+  if o.secret_file then
+    local f, err = io.open(o.secret_file, "rb")
+    if not f then error("cannot read the secret file: " .. err, 0) end
+    local text = f:read("a")
+    f:close()
+    local secret = text:gsub("[\r\n]+$", "")
+    if secret == "" then error("the secret file " .. o.secret_file .. " is empty", 0) end
+    return secret
+  end
+  local env = os.getenv("ISYNC_WEBHOOK_SECRET")
+  if env and env ~= "" then return env end
+  error("isync serve needs a webhook secret: --secret-file FILE or ISYNC_WEBHOOK_SECRET", 0)
+end
+
+local function int_flag(o, k, min)
+  if o[k] == nil then return nil end
+  local n = math.tointeger(tonumber(o[k]))
+  if not n or n < min then error({ usage = ("--%s needs an integer >= %d, not %q"):format(k:gsub("_", "-"), min, o[k]) }) end
+  return n
+end
+
+M.serve = command("serve", function(o, pos, log)
+  local ok, err = pcall(function()
+    for k, min in pairs { every = 0, proc = 1, retries = 0, max_connections = 1 } do o[k] = int_flag(o, k, min) end
+  end)
+  if not ok then
+    if type(err) == "table" then io.stderr:write("isync: ", err.usage, "\n"); return 2 end
+    error(err, 0)
+  end
+  local files = o.images or o.auth or o.config
+  if (files and #pos > 0) or (not files and #pos == 0) or (o.auth and not o.images) then
+    io.stderr:write(M.help("serve")); return 2
+  end
+  if o.log then log = isync.log { file = o.log, level = o.quiet and "quiet" or o.verbose and "verbose" or "info" } end
+  local serve = require "isync.serve"
+  local ledger = o.ledger
+  if o.no_ledger then ledger = false end
+  local plan = { concurrency = o.proc, retries = o.retries, ledger = ledger, report = o.report, referrers = o.referrers }
+  local every = o.every or 3600
+  if #pos > 0 then   -- a Lua policy: it calls isync.serve{}, these are its defaults
+    local secret = read_secret(o)
+    serve.defaults = { listen = o.listen, secret = secret, every = every, log = log, plan = plan }
+    local argv = { [0] = "isync" }
+    for _, a in ipairs(pos) do argv[#argv + 1] = a end
+    return require("isync.cli").run_script(argv, 1)
+  end
+  local compat = require "isync.compat.imagesyncer"
+  local auth, rules = compat.load_config(o)
+  local secret = read_secret(o)
+  local open = compat.registry_opener(auth, o)
+  local cfg = { proc = o.proc }
+  return serve.serve {
+    listen = o.listen, secret = secret, every = every, log = log, plan = plan,
+    pass = function(popts)
+      local p = isync.plan(popts)
+      compat.build_plan(p, rules, open, cfg)
+      return p:run()
+    end,
+    route = function(host, repo, tag) return compat.route(rules, open, host, repo, tag) end,
+  } and 0 or 1
 end)
 
 return M

@@ -115,6 +115,11 @@ end
 --- delay, attempt). A plan's own hook (its on_retry option, and its log) is told first, of
 --- the retries of that plan's run only.
 M.on_retry = nil
+--- Told when each request (each attempt) ends: function(registry, op, seconds, code), code
+--- "OK" on success; and of each retry, function(registry, op, code). isync.serve's metrics
+--- use them (a plan's log takes on_retry for itself while it runs).
+M.on_request = nil
+M.on_request_retry = nil
 
 -- One operation with the registry's retry policy: transient failures are tried again after
 -- a backoff (or Retry-After), inside a task without blocking the others.
@@ -127,9 +132,15 @@ local function call_reg(self, op, args, stall_timeout)
     self.stats.retries = self.stats.retries + 1
     if ctx and ctx.on_retry then ctx.on_retry(self, op, err, code, delay, attempt) end
     if M.on_retry then M.on_retry(self, op, err, code, delay, attempt) end
+    if M.on_request_retry then M.on_request_retry(self, op, code) end
   end, function()
     self.stats.requests = self.stats.requests + 1
-    return sched.await(core.submit(op, self.core, args))
+    local hook = M.on_request
+    if not hook then return sched.await(core.submit(op, self.core, args)) end
+    local t0 = core.monotime()
+    local r = table.pack(sched.await(core.submit(op, self.core, args)))
+    hook(self, op, core.monotime() - t0, r[1] ~= nil and "OK" or r[3])
+    return table.unpack(r, 1, r.n)
   end, { budget = ctx and ctx.budget, name = self.name, stall_timeout = stall_timeout or self.stall_timeout,
          clock = core.monotime })
   if code == "UNAUTHORIZED" and self.looked_in and type(err) == "string" and err:find("none were found", 1, true) then
@@ -275,6 +286,7 @@ M.policy = lazy("isync.policy")
 M.args = function(argv, spec, usage) return require("isync.args").parse(argv, spec, usage) end
 M.connect = function(o) return require("isync.args").registries(o) end
 M.mirror = function(spec) return require("isync.policy").mirror(spec) end
+M.serve = function(spec) return require("isync.serve").serve(spec) end
 M.regex = lazy("isync.regex")
 M.referrers = lazy("isync.referrers")
 M.log = function(opts) return require("isync.log").new(opts) end

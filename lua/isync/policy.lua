@@ -108,6 +108,47 @@ function M.latest_created(reg, repo, n, opts)
   return out, cost
 end
 
+--- The copies a mirror spec makes of some tags of one source repository, appended to out:
+--- {repo, tag, reg, drepo, dtag} for each destination its map names.
+function M.targets(spec, repo, tags, out)
+  local dests = spec.to.tags and { spec.to } or spec.to
+  for _, tag in ipairs(tags) do
+    for _, dst in ipairs(dests) do
+      local outs
+      if spec.map then
+        local a, b = spec.map(repo, tag, dst)
+        if type(a) == "table" then outs = a else outs = { { dst, a, b } } end
+      else
+        outs = { { dst, repo, tag } }
+      end
+      for _, o in ipairs(outs) do
+        local reg, drepo, dtag = o[1] or o.registry or dst, o[2] or o.repo, o[3] or o.tag or tag
+        require("isync.rename").check(reg:repo(drepo), "isync.mirror map(" .. repo .. ")")
+        out[#out + 1] = { repo = repo, tag = tag, reg = reg, drepo = drepo, dtag = dtag }
+      end
+    end
+  end
+  return out
+end
+
+--- spec.on_new_repo for each destination repository of targets that has no tags yet
+--- (asked once each); their names are appended to known_new.
+function M.new_repos(spec, targets, known_new)
+  if not spec.on_new_repo then return end
+  local seen, check = {}, {}
+  for _, t in ipairs(targets) do
+    local k = t.reg.name .. "/" .. t.reg:repo(t.drepo)
+    if not seen[k] then seen[k] = true; check[#check + 1] = t end
+  end
+  sched.map(check, 8, function(t)
+    local tags = t.reg:tags(t.drepo, { missing_ok = true })
+    if tags and #tags == 0 then
+      known_new[#known_new + 1] = t.reg.name .. "/" .. t.reg:repo(t.drepo)
+      spec.on_new_repo(t.reg, t.reg:repo(t.drepo))
+    end
+  end)
+end
+
 --- A mirror kept in sync. spec:
 ---   from         the source registry
 ---   to           the destination registry (or a list of them)
@@ -127,7 +168,6 @@ function M.mirror(spec)
   if type(spec) ~= "table" then check.fail("isync.mirror: a spec table is needed") end
   check.options(spec, MIRROR_SPEC, "isync.mirror spec")
   if not (spec.from and spec.to) then check.fail("isync.mirror: from and to are needed") end
-  local dests = spec.to.tags and { spec.to } or spec.to
   local runs, report = 0, nil
   repeat
     runs = runs + 1
@@ -154,39 +194,10 @@ function M.mirror(spec)
         if not l.tags then
           plan:fail(spec.from.name .. "/" .. repo, "(every destination)", l.err, l.code)
         else
-          for _, tag in ipairs(l.tags) do
-            for _, dst in ipairs(dests) do
-              local outs
-              if spec.map then
-                local a, b = spec.map(repo, tag, dst)
-                if type(a) == "table" then outs = a else outs = { { dst, a, b } } end
-              else
-                outs = { { dst, repo, tag } }
-              end
-              for _, o in ipairs(outs) do
-                local reg, drepo, dtag = o[1] or o.registry or dst, o[2] or o.repo, o[3] or o.tag or tag
-                require("isync.rename").check(reg:repo(drepo), "isync.mirror map(" .. repo .. ")")
-                targets[#targets + 1] = { repo = repo, tag = tag, reg = reg, drepo = drepo, dtag = dtag }
-              end
-            end
-          end
+          M.targets(spec, repo, l.tags, targets)
         end
       end
-      if spec.on_new_repo then
-        -- which destination repositories do not exist yet (no tags): ask once each
-        local seen, check = {}, {}
-        for _, t in ipairs(targets) do
-          local k = t.reg.name .. "/" .. t.reg:repo(t.drepo)
-          if not seen[k] then seen[k] = true; check[#check + 1] = t end
-        end
-        sched.map(check, 8, function(t)
-          local tags = t.reg:tags(t.drepo, { missing_ok = true })
-          if tags and #tags == 0 then
-            known_new[#known_new + 1] = t.reg.name .. "/" .. t.reg:repo(t.drepo)
-            spec.on_new_repo(t.reg, t.reg:repo(t.drepo))
-          end
-        end)
-      end
+      M.new_repos(spec, targets, known_new)
       for _, t in ipairs(targets) do
         plan:copy(spec.from:ref(t.repo, t.tag), t.reg:ref(t.drepo, t.dtag),
           { priority = spec.priority and spec.priority(t.repo, t.tag) or 0 })

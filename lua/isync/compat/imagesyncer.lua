@@ -212,11 +212,13 @@ end
 
 -- Opens the registry for an auth entry, once: concurrent first uses (the tag listings run
 -- at once) share one opening, so each registry is probed and pinged once.
-local function registry_opener(auth, o)
+-- (o.plain_http, o.insecure, o.ca: isync serve's connection flags, for every registry)
+function M.registry_opener(auth, o)
   local opening = {}
   local function open(registry, entry)
     local opts = { max_connections = o.max_connections, stall_timeout = o.stall_timeout,
-                   retry = o.max_retry_after and { max_retry_after = o.max_retry_after } }
+                   retry = o.max_retry_after and { max_retry_after = o.max_retry_after },
+                   plain_http = o.plain_http or nil, skip_verify = o.insecure or nil, ca_files = o.ca and { o.ca } or nil }
     if type(entry) == "table" then
       local user = type(entry.username) == "string" and M.expand(entry.username) or ""
       local pass = type(entry.password) == "string" and M.expand(entry.password) or ""
@@ -242,7 +244,7 @@ local function registry_opener(auth, o)
 end
 
 --- Expands rules into plan copies. Returns nothing; failures of listing become plan:fail.
-local function build_plan(plan, rules, open, o)
+function M.build_plan(plan, rules, open, o)
   -- list the tags each repository needs, all at once
   local need = {}
   for _, r in ipairs(rules) do
@@ -360,9 +362,32 @@ function M.rules(images, file)
   return rules
 end
 
-function M.main(argv)
-  local o = M.parse_args(argv)
-  if o.help then io.stdout:write(M.USAGE); return 0 end
+--- The copies the rules make of one pushed tag (isync serve's webhooks): a list of
+--- {src = ref, dst = ref}. Rules by digest are not about tags: they never match.
+function M.route(rules, open, host, repo, tag)
+  local out = {}
+  for _, r in ipairs(rules) do
+    local s, d = r.src, r.dst
+    if (host == nil or host == s.registry) and repo == s.repo and not s.digest then
+      local i
+      if s.tags then
+        for k, t in ipairs(s.tags) do if t == tag then i = k end end
+      elseif not s.regex or s.regex:match(tag) then
+        i = 0
+      end
+      local dt
+      if i and d.tags then dt = i > 0 and d.tags[i] or nil   -- renamed in order: needs a listed tag
+      elseif i then dt = tag end
+      if dt and not d.digest then
+        out[#out + 1] = { src = open(s.registry, s.repo):ref(s.repo, tag), dst = open(d.registry, d.repo):ref(d.repo, dt) }
+      end
+    end
+  end
+  return out
+end
+
+--- Reads the files named by --config, or --images and --auth: the auth map and the rules.
+function M.load_config(o)
   local auth, images, images_file = {}, nil, nil
   if o.config then
     local cfg = M.load_file(o.config, "config")
@@ -380,7 +405,13 @@ function M.main(argv)
     if o.auth then auth = M.load_file(o.auth, "auth") end
   end
   M.check_auth(auth, o.config or o.auth)
-  local rules = M.rules(images, images_file)
+  return auth, M.rules(images, images_file)
+end
+
+function M.main(argv)
+  local o = M.parse_args(argv)
+  if o.help then io.stdout:write(M.USAGE); return 0 end
+  local auth, rules = M.load_config(o)
   local ledger = o.ledger          -- nil: the default ledger, as --help says
   if o.no_ledger then ledger = false end   -- (not an and/or: false must survive)
   local log = isync.log { file = o.log, level = o.quiet and "quiet" or o.verbose and "verbose" or "info" }
@@ -392,7 +423,7 @@ function M.main(argv)
   }
   local t0 = isync.monotime()
   local restore = require("isync.plan").log_retries(log)   -- the tag listings retry too
-  build_plan(plan, rules, registry_opener(auth, o), o)
+  M.build_plan(plan, rules, M.registry_opener(auth, o), o)
   restore()
   local report = plan:run()
   log:summary(("Synchronization finished, %d images failed, cost %.1fs."):format(report.failed, isync.monotime() - t0))
