@@ -4,7 +4,7 @@ PREFIX      ?= /usr/local
 LUA_VERSION := 5.4
 BUILD       ?= build
 CC          ?= cc
-PKGS        := lua$(LUA_VERSION) libcurl openssl
+PKGS        := lua$(LUA_VERSION) libcurl openssl hiredis
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS))
 WARN        := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -18,13 +18,15 @@ ALL_CFLAGS  := -std=c11 -D_GNU_SOURCE -DISYNC_VERSION='"$(VERSION)"' -fPIC $(WAR
 
 # The C core by floor, each using only the floors below it (tests/unit/floors checks it):
 # util (no deps) -> http (requests on a curl multi handle) -> engine (the thread, queues,
-# timers, slots) -> registry (the protocol: auth, operations) -> lua (glue) -> main.
+# timers, slots) -> registry (the protocol: auth, operations) -> service (Redis client)
+# -> lua (glue) -> main.
 # Only src/lua/ and src/main.c include lua.h.
 UTIL_SRC    := $(wildcard src/util/*.c)
 HTTP_SRC    := $(wildcard src/http/*.c)
 ENGINE_SRC  := $(wildcard src/engine/*.c)
 REGISTRY_SRC:= $(wildcard src/registry/*.c)
-CORE_SRC    := $(UTIL_SRC) $(HTTP_SRC) $(ENGINE_SRC) $(REGISTRY_SRC)
+SERVICE_SRC := $(wildcard src/service/*.c)
+CORE_SRC    := $(UTIL_SRC) $(HTTP_SRC) $(ENGINE_SRC) $(REGISTRY_SRC) $(SERVICE_SRC)
 GLUE_SRC    := $(wildcard src/lua/*.c)
 LUA_MODS    := $(wildcard lua/isync/*.lua lua/isync/*/*.lua)
 CORE_OBJ    := $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
@@ -61,7 +63,7 @@ $(HOST): $(BUILD)/obj/main.o $(GLUE_OBJ) $(CORE_OBJ) $(BUILD)/obj/embedded.o
 
 $(MODULE): $(GLUE_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libcurl openssl) -lpthread
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libcurl openssl hiredis) -lpthread
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) tests/unit/unit.h
 	@mkdir -p $(dir $@)

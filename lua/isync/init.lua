@@ -273,6 +273,7 @@ M.connect = function(o) return require("isync.args").registries(o) end
 M.mirror = function(spec) return require("isync.policy").mirror(spec) end
 M.regex = lazy("isync.regex")
 M.referrers = lazy("isync.referrers")
+M.queue = lazy("isync.queue")
 M.log = function(opts) return require("isync.log").new(opts) end
 M.ledger = function(path) return require("isync.ledger").open(path) end
 M.platforms = function(os_list, arch_list) return require("isync.platform").filter(os_list, arch_list) end

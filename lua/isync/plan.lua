@@ -95,6 +95,34 @@ local function describe_ok(res)
   return table.concat(parts, ", ") .. ", " .. report_mod.human(st.bytes)
 end
 
+--- The report entry of one copy's outcome (copy.image's results); isync.queue's workers
+--- record the same.
+function M.entry(source, destination, seconds, res, err, code)
+  local entry = { source = source, destination = destination, seconds = seconds }
+  if res then
+    entry.status, entry.digest, entry.source_digest = res.status, res.digest, res.source_digest
+    entry.stats, entry.note, entry.reason = res.stats, res.note, res.reason
+  else
+    entry.status, entry.reason, entry.code = "failed", err, code
+  end
+  return entry
+end
+
+--- The log line of one image's final outcome.
+function M.log_outcome(log, entry)
+  if entry.status == "failed" then
+    log:error(("FAILED  %s -> %s: %s (%s)"):format(entry.source, entry.destination, entry.reason, entry.code))
+  elseif entry.status == "skipped" and entry.stats and (entry.stats.referrers_copied or 0) + (entry.stats.referrer_tags or 0) > 0 then
+    log:info(("unchanged %s -> %s %s; its referrers: %s"):format(entry.source, entry.destination, entry.digest, describe_ok(entry)))
+  elseif entry.status == "skipped" then
+    log:verbose(("skipped %s -> %s %s%s"):format(entry.source, entry.destination, entry.digest,
+      entry.reason and (" (" .. entry.reason .. ")") or " (unchanged)"))
+  else
+    log:info(("%s %s -> %s %s (%s)%s"):format(entry.status, entry.source, entry.destination, entry.digest,
+      describe_ok(entry), entry.note and ("; " .. entry.note) or ""))
+  end
+end
+
 --- Shows every retry of a request in log (verbose level) until the returned function is called.
 function M.log_retries(log)
   local isync = require "isync"
@@ -162,15 +190,7 @@ function Plan:run(run_opts)
       res, err, code = copy.image(it.src.registry, it.src.repo, it.src.ref, it.dst.registry, it.dst.repo, it.dst.ref, o2)
     end
     it.final = nil
-    local entry = { source = ref_string(it.src), destination = ref_string(it.dst),
-                    seconds = core.monotime() - started + (it.prep_seconds or 0) }
-    if res then
-      entry.status, entry.digest, entry.source_digest = res.status, res.digest, res.source_digest
-      entry.stats, entry.note, entry.reason = res.stats, res.note, res.reason
-    else
-      entry.status, entry.reason, entry.code = "failed", err, code
-    end
-    return entry
+    return M.entry(ref_string(it.src), ref_string(it.dst), core.monotime() - started + (it.prep_seconds or 0), res, err, code)
   end
 
   local restore = M.log_retries(log)
@@ -226,17 +246,7 @@ function Plan:run(run_opts)
       done_count = done_count + 1
       it.reported = true
       report:add(entry)
-      if entry.status == "failed" then
-        log:error(("FAILED  %s -> %s: %s (%s)"):format(entry.source, entry.destination, entry.reason, entry.code))
-      elseif entry.status == "skipped" and entry.stats and (entry.stats.referrers_copied or 0) + (entry.stats.referrer_tags or 0) > 0 then
-        log:info(("unchanged %s -> %s %s; its referrers: %s"):format(entry.source, entry.destination, entry.digest, describe_ok(entry)))
-      elseif entry.status == "skipped" then
-        log:verbose(("skipped %s -> %s %s%s"):format(entry.source, entry.destination, entry.digest,
-          entry.reason and (" (" .. entry.reason .. ")") or " (unchanged)"))
-      else
-        log:info(("%s %s -> %s %s (%s)%s"):format(entry.status, entry.source, entry.destination, entry.digest,
-          describe_ok(entry), entry.note and ("; " .. entry.note) or ""))
-      end
+      M.log_outcome(log, entry)
     end
     local pending = items
     for round = 0, o.retries or 2 do

@@ -25,5 +25,6 @@ void isync_open_registry(lua_State *L);
 void isync_open_job(lua_State *L);
 void isync_open_ledger(lua_State *L);
 void isync_open_codes(lua_State *L);
+void isync_open_redis(lua_State *L);
 
 #endif
