@@ -184,7 +184,16 @@ isync_redis *isync_redis_open(const char *url, int connect_ms, int command_ms, c
   isync_redis *r = calloc(1, sizeof *r);
   if (!r) { snprintf(err, errsz, "out of memory"); return NULL; }
   if (isync_redis_url_parse(url, &r->url, err, errsz) != 0) { free(r); return NULL; }
+  /* redis-cli's variable: a password that stays out of argv and of the URL */
+  const char *env = getenv("REDISCLI_AUTH");
+  if (!r->url.password && env && *env && !(r->url.password = strdup(env))) {
+    snprintf(err, errsz, "out of memory");
+    isync_redis_url_free(&r->url);
+    free(r);
+    return NULL;
+  }
   int v6 = strchr(r->url.host, ':') != NULL;
+  /* the name is set after the password is known: it says whether one is used */
   snprintf(r->name, sizeof r->name, "redis://%s%s%s%s%s%s:%d/%d", r->url.user ? r->url.user : "",
            r->url.password ? ":***" : "", (r->url.user || r->url.password) ? "@" : "",
            v6 ? "[" : "", r->url.host, v6 ? "]" : "", r->url.port, r->url.db);

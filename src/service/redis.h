@@ -27,7 +27,8 @@ typedef struct isync_redis_reply {
   size_t n;
 } isync_redis_reply;
 
-/* Parses the URL and connects (AUTH and SELECT when the URL asks). connect_ms bounds the
+/* Parses the URL and connects (AUTH and SELECT when the URL asks; without a password in the
+ * URL, $REDISCLI_AUTH is the password when set, as for redis-cli). connect_ms bounds the
  * connection, command_ms each command. NULL with the reason in err (never the password). */
 isync_redis *isync_redis_open(const char *url, int connect_ms, int command_ms, char *err, size_t errsz);
 /* The URL without its password ("redis://user:***@host:6379/0"), for messages. */

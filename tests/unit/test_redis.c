@@ -1,6 +1,7 @@
 /* test_redis.c - redis:// URLs: parts, defaults, refusals (no server needed). */
 #include "service/redis.h"
 #include "unit.h"
+#include <stdlib.h>
 
 TEST(url_parts) {
   isync_redis_url u;
@@ -51,9 +52,20 @@ TEST(open_names_without_password) {
   CHECK(strstr(err, "redis://u:***@127.0.0.1:1/0") != NULL);
 }
 
+TEST(password_from_env_is_not_named) {
+  char err[256];
+  setenv("REDISCLI_AUTH", "fromenv", 1);
+  isync_redis *r = isync_redis_open("redis://127.0.0.1:1/0", 500, 500, err, sizeof err);
+  unsetenv("REDISCLI_AUTH");
+  CHECK(r == NULL);
+  CHECK(strstr(err, "fromenv") == NULL);
+  CHECK(strstr(err, "redis://:***@127.0.0.1:1/0") != NULL);   /* the URL says a password is used */
+}
+
 int main(void) {
   RUN(url_parts);
   RUN(url_refused);
   RUN(open_names_without_password);
+  RUN(password_from_env_is_not_named);
   return unit_done();
 }
