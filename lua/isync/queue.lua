@@ -250,7 +250,13 @@ function M.worker(o)
 
   local function record(id, n, entry)
     local at = redis_time(conn)
-    must(conn:call("hset", k.results, n, stored(entry, name, at)))
+    -- a pair run twice (taken over from a worker that was only slow) finds its work done:
+    -- the first "copied" stays the result, not the second run's "skipped"
+    local prev = conn:call("hget", k.results, n)
+    prev = type(prev) == "string" and json.decode(prev)
+    if not (type(prev) == "table" and prev.status == "copied" and entry.status == "skipped" and prev.digest == entry.digest) then
+      must(conn:call("hset", k.results, n, stored(entry, name, at)))
+    end
     if entry.status == "failed" then must(conn:call("sadd", k.failed, n))
     else must(conn:call("srem", k.failed, n)) end
     must(conn:call("xack", k.stream, M.GROUP, id))
