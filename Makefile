@@ -4,7 +4,7 @@ PREFIX      ?= /usr/local
 LUA_VERSION := 5.4
 BUILD       ?= build
 CC          ?= cc
-PKGS        := lua$(LUA_VERSION) libcurl openssl libmicrohttpd
+PKGS        := lua$(LUA_VERSION) libcurl openssl libmicrohttpd hiredis
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS))
 WARN        := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -19,7 +19,7 @@ ALL_CFLAGS  := -std=c11 -D_GNU_SOURCE -DISYNC_VERSION='"$(VERSION)"' -fPIC $(WAR
 # The C core by floor, each using only the floors below it (tests/unit/floors checks it):
 # util (no deps) -> http (requests on a curl multi handle) -> engine (the thread, queues,
 # timers, slots) -> registry (the protocol: auth, operations) -> service (isync serve's
-# HTTP endpoint, libmicrohttpd) -> lua (glue) -> main.
+# HTTP endpoint with libmicrohttpd, the Redis client) -> lua (glue) -> main.
 # Only src/lua/ and src/main.c include lua.h.
 UTIL_SRC    := $(wildcard src/util/*.c)
 HTTP_SRC    := $(wildcard src/http/*.c)
@@ -63,7 +63,7 @@ $(HOST): $(BUILD)/obj/main.o $(GLUE_OBJ) $(CORE_OBJ) $(BUILD)/obj/embedded.o
 
 $(MODULE): $(GLUE_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libcurl openssl libmicrohttpd) -lpthread
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libcurl openssl libmicrohttpd hiredis) -lpthread
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)

@@ -11,6 +11,8 @@ usage: isync [--trace] SCRIPT.lua [ARGS...]   run a sync policy written in Lua
        isync ls REPO           list tags (--digests for their digests)
        isync inspect REF       media type, digest, size, platforms, referrers
        isync serve CONFIG      keep a mirror in sync: passes, registry webhooks, /metrics
+       isync worker --queue URL  sync the pairs of a work queue (many machines)
+       isync status --queue URL  a work queue's progress, report and failed images
        isync help [COMMAND]    this text, or a command's flags (= isync COMMAND --help)
        isync version           the version (= isync --version)
 
@@ -66,11 +68,11 @@ function M.main(argv)
     if topic == nil then io.stdout:write(M.USAGE, "\n", commands.EXIT_CODES); return 0 end
     if commands.HELP[topic] then io.stdout:write(commands.HELP[topic]); return 0 end
     if topic == "images" or topic == "image-syncer" then io.stdout:write(require("isync.compat.imagesyncer").USAGE); return 0 end
-    io.stderr:write("isync: no help for '", topic, "' (commands: cp, ls, inspect, serve, images)\n")
+    io.stderr:write("isync: no help for '", topic, "' (commands: cp, ls, inspect, serve, worker, status, images)\n")
     return 2
   end
   if cmd == "version" then io.stdout:write("isync ", core.version, "\n"); return 0 end
-  if cmd == "cp" or cmd == "ls" or cmd == "inspect" or cmd == "serve" then
+  if cmd == "cp" or cmd == "ls" or cmd == "inspect" or cmd == "serve" or cmd == "worker" or cmd == "status" then
     local args = {}
     for j = first + 1, #argv do args[#args + 1] = argv[j] end
     return require("isync.commands")[cmd](args)

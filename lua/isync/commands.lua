@@ -2,6 +2,7 @@
 --   isync cp SRC DST       one image, every platform, digest preserved
 --   isync ls REPO          tags (with --digests, each tag's digest)
 --   isync inspect REF      media type, digest, size, platforms, referrers
+--   isync worker, status   a work queue shared by many machines (isync.queue)
 local isync = require "isync"
 local manifest = require "isync.manifest"
 local json = require "isync.json"
@@ -92,6 +93,40 @@ local COMMANDS = {
             "(signatures, SBOMs) where the registry offers them.",
     flags = { { "--json", false, "print it as JSON" } },
   },
+  worker = {
+    usage = "isync worker [flags]",
+    about = "Syncs the image pairs of a work queue (`isync --images ... --queue URL` adds them) until\n" ..
+            "every pair has a result; run any number, on any machines. Credentials come from --auth\n" ..
+            "and the usual files, never from the queue (README \"Many machines\").",
+    flags = {
+      { "--queue", "URL", "redis://[:PASSWORD@]HOST[:PORT][/DB] (default: $ISYNC_QUEUE; put a password there)" },
+      { "--auth", "FILE", "image-syncer auth file: credentials, insecure, ca per registry" },
+      { "-p", "N", "images synced at once (5)", key = "proc" },
+      { "--proc", "N", "the same as -p" },
+      { "--ledger", "FILE", "a blob ledger of this worker (none by default: Redis shares what is known)" },
+      { "--log", "FILE", "timestamped log lines there instead of stderr" },
+      { "--claim-idle", "SECONDS", "take over the images of a worker silent this long (30)" },
+      { "--lease-ttl", "SECONDS", "a blob lease lasts this long unless renewed (15)" },
+      { "--max-connections", "N", "blob transfers per registry (8)" },
+      { "--stall-timeout", "SECONDS", "seconds without a byte before a request fails (60)" },
+      { "--forever", false, "keep waiting for new pairs once the queue is done" },
+    },
+    conn = false,
+  },
+  status = {
+    usage = "isync status [flags]",
+    about = "Shows a work queue's progress: pending, running, done, failed, bytes, live workers.\n" ..
+            "Exit status 1 when images failed, 3 while the queue is not finished.",
+    flags = {
+      { "--queue", "URL", "redis://[:PASSWORD@]HOST[:PORT][/DB] (default: $ISYNC_QUEUE)" },
+      { "--report", "FILE", "write the JSON report of every image finished so far" },
+      { "--output-failed-images", "FILE", "write the failed images in images-file form (feed it back)" },
+      { "--output-images-format", "FORMAT", "yaml (default) or json" },
+      { "--wait", false, "wait until the queue is finished" },
+      { "--json", false, "print the counts as JSON" },
+    },
+    conn = false,
+  },
 }
 
 -- Every flag a command takes: its own, the connection flags (for cp also per side:
@@ -99,7 +134,7 @@ local COMMANDS = {
 local function flags_of(name)
   local c, out = COMMANDS[name], {}
   for _, f in ipairs(c.flags) do out[#out + 1] = f end
-  for _, f in ipairs(CONN) do
+  for _, f in ipairs(c.conn == false and {} or CONN) do
     out[#out + 1] = f
     if c.sides then
       for _, side in ipairs { "src", "dst" } do
@@ -414,5 +449,77 @@ M.serve = command("serve", function(o, pos, log)
     route = function(host, repo, tag) return compat.route(rules, open, host, repo, tag) end,
   } and 0 or 1
 end)
+
+-- The queue's address: the flag, else $ISYNC_QUEUE (where a password may go: not in argv).
+local function queue_url(o)
+  local url = o.queue or os.getenv("ISYNC_QUEUE")
+  if not url or url == "" then error({ usage = "--queue URL is needed (or set ISYNC_QUEUE)" }) end
+  return url
+end
+
+local function number(o, key, flag, min)
+  if o[key] == nil then return nil end
+  local n = tonumber(o[key])
+  if not n or n < min then error({ usage = ("%s needs a number >= %s, not %q"):format(flag, min, o[key]) }) end
+  return n
+end
+
+-- Usage errors raised inside a command body exit 2 like the parser's.
+local function usage_errors(fn)
+  return function(o, pos, log)
+    local r = table.pack(pcall(fn, o, pos, log))
+    if not r[1] and type(r[2]) == "table" and r[2].usage then io.stderr:write("isync: ", r[2].usage, "\n"); return 2 end
+    if not r[1] then error(r[2], 0) end
+    return table.unpack(r, 2, r.n)
+  end
+end
+
+M.worker = command("worker", usage_errors(function(o, pos, log)
+  if #pos > 0 then error({ usage = "isync worker takes no arguments (see isync worker --help)" }) end
+  local url = queue_url(o)
+  local proc = number(o, "proc", "--proc", 1)
+  local opts = { max_connections = number(o, "max_connections", "--max-connections", 1),
+                 stall_timeout = number(o, "stall_timeout", "--stall-timeout", 1) }
+  local claim_idle, lease_ttl = number(o, "claim_idle", "--claim-idle", 0.1), number(o, "lease_ttl", "--lease-ttl", 0.1)
+  local compat = require("isync.compat.imagesyncer")
+  local auth = o.auth and compat.load_file(o.auth, "auth") or {}
+  compat.check_auth(auth, o.auth)
+  if o.log then
+    log:close()
+    log = isync.log { file = o.log, level = o.quiet and "quiet" or o.verbose and "verbose" or "info" }
+  end
+  local ledger
+  if o.ledger then ledger = assert(isync.ledger(o.ledger)) end
+  local totals = require("isync.queue").worker { url = url, open = compat.registry_opener(auth, opts), log = log,
+    proc = proc and math.floor(proc), ledger = ledger, claim_idle = claim_idle, lease_ttl = lease_ttl, forever = o.forever }
+  if ledger then ledger:close() end
+  log:summary(("worker done: %d images (%d failed), %s moved"):format(totals.done, totals.failed, report.human(totals.bytes)))
+  if o.log then log:close() end
+  return 0
+end))
+
+M.status = command("status", usage_errors(function(o, pos)
+  if #pos > 0 then error({ usage = "isync status takes no arguments (see isync status --help)" }) end
+  local format = o.output_images_format or "yaml"
+  if format ~= "yaml" and format ~= "json" then error({ usage = "--output-images-format must be yaml or json" }) end
+  local queue = require("isync.queue")
+  local st = queue.status { url = queue_url(o) }
+  while o.wait and not st.finished do
+    isync.sleep(1)
+    st = queue.status { url = queue_url(o) }
+  end
+  if o.report then assert(st.report:write_json(o.report)) end
+  if o.output_failed_images then assert(st.report:write_images(o.output_failed_images, { failed = true }, format)) end
+  if o.json then
+    print(json.encode({ queue = st.name, total = st.total, pending = st.pending, running = st.running, done = st.done,
+      failed = st.failed, bytes = st.bytes, workers = st.workers, finished = st.finished }, "  "))
+  else
+    print(("%s: %d images: %d pending, %d running, %d done, %d failed; %s moved; %d worker%s%s"):format(st.name,
+      st.total, st.pending, st.running, st.done, st.failed, report.human(st.bytes), st.workers,
+      st.workers == 1 and "" or "s", st.finished and "; finished" or ""))
+  end
+  if st.failed > 0 then return 1 end
+  return st.finished and 0 or 3
+end))
 
 return M

@@ -53,6 +53,7 @@ local function remember(ctx, dst, repo, digest)
   end
   s.known[b][digest][repo] = true
   if ctx.ledger and not ctx.dry_run then ctx.ledger:add_blob(b, repo, digest) end
+  if ctx.shared and not ctx.dry_run then ctx.shared:remember(b, digest, repo) end
 end
 
 -- Mount sources to try for digest at dst: the source repository when both sides are the
@@ -63,8 +64,14 @@ local function mount_sources(ctx, src, src_repo, dst, dst_repo, digest)
   if base_of(src) == base_of(dst) then add(src_repo) end
   for repo in pairs((ctx.session.known[base_of(dst)] or {})[digest] or {}) do add(repo) end
   if ctx.ledger then for _, repo in ipairs(ctx.ledger:blob_repos(base_of(dst), digest)) do add(repo) end end
+  if ctx.shared then for _, repo in ipairs(ctx.shared:sources(base_of(dst), digest)) do add(repo) end end
   return out
 end
+
+-- Without a shared provider: one pass. With one (opts.blob_lease: other processes copy to
+-- the same registry), the transfer needs the blob's lease; a process that waited for
+-- another's lease looks again, and finds the blob present or mountable.
+local SHARED_PASSES = 4
 
 local function move_blob(ctx, b, trust_ledger)
   local src, dst = ctx.src, ctx.dst
@@ -72,23 +79,30 @@ local function move_blob(ctx, b, trust_ledger)
   if trust_ledger and ctx.ledger and ctx.ledger:has_blob(base_of(dst), dst_repo, b.digest) then
     return "skipped", 0
   end
-  local have, err, code = dst:blob_exists(dst_repo, b.digest)
-  if have == nil then return nil, err, code end
-  if have then remember(ctx, dst, dst_repo, b.digest); return "skipped", 0 end
-  local sources = mount_sources(ctx, src, src_repo, dst, dst_repo, b.digest)
-  if ctx.dry_run then return (#sources > 0 and "mounted" or "copied"), (#sources > 0 and 0 or (b.size or 0)) end
-  for _, from in ipairs(sources) do
-    if dst:mount(dst_repo, b.digest, from) then remember(ctx, dst, dst_repo, b.digest); return "mounted", 0 end
+  for pass = 1, SHARED_PASSES do
+    local have, err, code = dst:blob_exists(dst_repo, b.digest)
+    if have == nil then return nil, err, code end
+    if have then remember(ctx, dst, dst_repo, b.digest); return "skipped", 0 end
+    local sources = mount_sources(ctx, src, src_repo, dst, dst_repo, b.digest)
+    if ctx.dry_run then return (#sources > 0 and "mounted" or "copied"), (#sources > 0 and 0 or (b.size or 0)) end
+    for _, from in ipairs(sources) do
+      if dst:mount(dst_repo, b.digest, from) then remember(ctx, dst, dst_repo, b.digest); return "mounted", 0 end
+    end
+    -- the last pass copies without a lease rather than wait for ever
+    local lease = not ctx.shared or pass == SHARED_PASSES or ctx.shared:acquire(base_of(dst), b.digest)
+    if lease then
+      if ctx.blob_sem then ctx.blob_sem:acquire(b.size or 0) end
+      local ok, n
+      ok, n, err, code = pcall(dst.copy_blob_from, dst, src, src_repo, b.digest, dst_repo,
+        { size = b.size, chunk_size = ctx.opts.chunk_size, buffer_size = ctx.opts.buffer_size })
+      if ctx.blob_sem then ctx.blob_sem:release() end
+      if ok and n then remember(ctx, dst, dst_repo, b.digest) end
+      if type(lease) == "table" then lease:release() end
+      if not ok then error(n, 0) end
+      if not n then return nil, err, code end
+      return "copied", n
+    end
   end
-  if ctx.blob_sem then ctx.blob_sem:acquire(b.size or 0) end
-  local ok, n
-  ok, n, err, code = pcall(dst.copy_blob_from, dst, src, src_repo, b.digest, dst_repo,
-    { size = b.size, chunk_size = ctx.opts.chunk_size, buffer_size = ctx.opts.buffer_size })
-  if ctx.blob_sem then ctx.blob_sem:release() end
-  if not ok then error(n, 0) end
-  if not n then return nil, err, code end
-  remember(ctx, dst, dst_repo, b.digest)
-  return "copied", n
 end
 
 --- Makes sure blob b ({digest, size}) is in the destination of ctx. Returns "skipped" |
@@ -356,6 +370,7 @@ local function new_ctx(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
            opts = opts, stats = new_stats(), ledger = opts.ledger, blob_sem = opts.blob_sem, dry_run = opts.dry_run,
            session = opts.session or default_session,
            filter = opts.platforms, on_bytes = opts.on_bytes, cache = opts.prepared and opts.prepared.cache or {},
+           shared = opts.blob_lease,
            label = M.refname(src.name, src:repo(src_repo), ref),
            key = M.refname(base_of(dst), dst:repo(dst_repo), dst_ref) }
 end
@@ -478,12 +493,15 @@ end
 --- budget (isync.retry.budget shared by the image's requests; else a new one from
 --- stall_budget and max_retry_after), trust_ledger (skip a tag whose source digest is what
 --- the ledger last recorded at the destination, without asking the destination), session
---- (M.session(): what concurrent copies share;
---- default one for the whole process, bounded).
+--- (M.session(): what concurrent copies share; default one for the whole process,
+--- bounded), blob_lease (other processes copy to the same registries: {acquire(base,
+--- digest) -> lease with :release() | false after waiting for another's, sources(base,
+--- digest) -> {repos}, remember(base, digest, repo)}; isync.queue).
 --- Returns {status = "copied"|"skipped"|"would copy", digest, source_digest, media_type,
 --- stats, note, reason}, or nil, message, code.
-local COPY_OPTS = { "force", "dry_run", "ledger", "trust_ledger", "platforms", "blob_sem", "blob_concurrency", "manifest_concurrency",
-  "chunk_size", "buffer_size", "on_bytes", "referrers", "budget", "stall_budget", "max_retry_after", "prepared", "session" }
+local COPY_OPTS = { "force", "dry_run", "ledger", "trust_ledger", "platforms", "blob_sem", "blob_concurrency",
+  "manifest_concurrency", "chunk_size", "buffer_size", "on_bytes", "referrers", "budget", "stall_budget",
+  "max_retry_after", "prepared", "session", "blob_lease" }
 function M.image(src, src_repo, ref, dst, dst_repo, dst_ref, opts)
   argcheck.options(opts, COPY_OPTS, "isync.copy options")
   if not sched.current() then

@@ -289,6 +289,7 @@ M.mirror = function(spec) return require("isync.policy").mirror(spec) end
 M.serve = function(spec) return require("isync.serve").serve(spec) end
 M.regex = lazy("isync.regex")
 M.referrers = lazy("isync.referrers")
+M.queue = lazy("isync.queue")
 M.log = function(opts) return require("isync.log").new(opts) end
 M.ledger = function(path) return require("isync.ledger").open(path) end
 M.platforms = function(os_list, arch_list) return require("isync.platform").filter(os_list, arch_list) end

@@ -101,6 +101,34 @@ local function describe_ok(res)
   return table.concat(parts, ", ") .. ", " .. report_mod.human(st.bytes)
 end
 
+--- The report entry of one copy's outcome (copy.image's results); isync.queue's workers
+--- record the same.
+function M.entry(source, destination, seconds, res, err, code)
+  local entry = { source = source, destination = destination, seconds = seconds }
+  if res then
+    entry.status, entry.digest, entry.source_digest = res.status, res.digest, res.source_digest
+    entry.stats, entry.note, entry.reason = res.stats, res.note, res.reason
+  else
+    entry.status, entry.reason, entry.code = "failed", err, code
+  end
+  return entry
+end
+
+--- The log line of one image's final outcome.
+function M.log_outcome(log, entry)
+  if entry.status == "failed" then
+    log:error(("FAILED  %s -> %s: %s (%s)"):format(entry.source, entry.destination, entry.reason, entry.code))
+  elseif entry.status == "skipped" and entry.stats and (entry.stats.referrers_copied or 0) + (entry.stats.referrer_tags or 0) > 0 then
+    log:info(("unchanged %s -> %s %s; its referrers: %s"):format(entry.source, entry.destination, entry.digest, describe_ok(entry)))
+  elseif entry.status == "skipped" then
+    log:verbose(("skipped %s -> %s %s%s"):format(entry.source, entry.destination, entry.digest,
+      entry.reason and (" (" .. entry.reason .. ")") or " (unchanged)"))
+  else
+    log:info(("%s %s -> %s %s (%s)%s"):format(entry.status, entry.source, entry.destination, entry.digest,
+      describe_ok(entry), entry.note and ("; " .. entry.note) or ""))
+  end
+end
+
 local function log_retry(log, reg, op, err, code, delay, attempt)
   log:verbose(("retry %s on %s in %.1fs (attempt %d): %s (%s)"):format(op, reg.name, delay, attempt + 1, err, code))
 end
@@ -266,15 +294,7 @@ function Run:run_image(it)
                                 self:copy_opts_of(it, { prepared = prepared }))
   end
   st.final = nil
-  local entry = { source = ref_string(it.src), destination = ref_string(it.dst),
-                  seconds = core.monotime() - started + (st.prep_seconds or 0) }
-  if res then
-    entry.status, entry.digest, entry.source_digest = res.status, res.digest, res.source_digest
-    entry.stats, entry.note, entry.reason = res.stats, res.note, res.reason
-  else
-    entry.status, entry.reason, entry.code = "failed", err, code
-  end
-  return entry
+  return M.entry(ref_string(it.src), ref_string(it.dst), core.monotime() - started + (st.prep_seconds or 0), res, err, code)
 end
 
 -- An image's outcome, in the report and the log.
@@ -282,18 +302,7 @@ function Run:record(it, entry)
   self.done_count = self.done_count + 1
   self:state_of(it).reported = true
   self.report:add(entry)
-  local log = self.log
-  if entry.status == "failed" then
-    log:error(("FAILED  %s -> %s: %s (%s)"):format(entry.source, entry.destination, entry.reason, entry.code))
-  elseif entry.status == "skipped" and entry.stats and (entry.stats.referrers_copied or 0) + (entry.stats.referrer_tags or 0) > 0 then
-    log:info(("unchanged %s -> %s %s; its referrers: %s"):format(entry.source, entry.destination, entry.digest, describe_ok(entry)))
-  elseif entry.status == "skipped" then
-    log:verbose(("skipped %s -> %s %s%s"):format(entry.source, entry.destination, entry.digest,
-      entry.reason and (" (" .. entry.reason .. ")") or " (unchanged)"))
-  else
-    log:info(("%s %s -> %s %s (%s)%s"):format(entry.status, entry.source, entry.destination, entry.digest,
-      describe_ok(entry), entry.note and ("; " .. entry.note) or ""))
-  end
+  M.log_outcome(self.log, entry)
 end
 
 -- One image in round `round`: copy it, then either queue it in `again` for another round

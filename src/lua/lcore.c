@@ -142,6 +142,7 @@ int luaopen_isync_core(lua_State *L) {
   lua_setfield(L, -2, "version");
   isync_open_ledger(L);
   isync_open_httpd(L);
+  isync_open_redis(L);
   /* the tables Lua derives its own from: Docker Hub's names, manifest media types */
   lua_newtable(L);
   for (int i = 0; isync_dockerhub_names[i]; i++) { lua_pushstring(L, isync_dockerhub_names[i]); lua_rawseti(L, -2, i + 1); }

@@ -26,5 +26,6 @@ void isync_open_job(lua_State *L);
 void isync_open_ledger(lua_State *L);
 void isync_open_codes(lua_State *L);
 void isync_open_httpd(lua_State *L);
+void isync_open_redis(lua_State *L);
 
 #endif

@@ -42,6 +42,8 @@ const isync_code_def isync_code_defs[] = {
   {"INTERNAL", L, "out of memory, or an error raised by isync or by the policy", 0},
   {"LEDGER", L, "the ledger file cannot be opened, read or written", 0},
   {"IO_ERROR", L, "a local file or directory cannot be read or written (report, outputs, certs.d)", 0},
+  {"REDIS", T, "the work queue's Redis server cannot be reached, or the connection broke", 0},
+  {"REDIS_REPLY", P, "Redis refused a command of the work queue (its error reply is the message)", 0},
   {"INTERRUPTED", L, "the run was interrupted (Ctrl-C) before the image finished", 0},
   /* the user's input */
   {"INVALID_RULE", U, "an images-file rule that cannot be followed", 0},

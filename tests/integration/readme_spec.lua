@@ -110,7 +110,8 @@ describe("README snippets", function()
     local help = {}
     local function help_of(words)
       local key, args
-      if words[2] == "cp" or words[2] == "ls" or words[2] == "inspect" or words[2] == "serve" then
+      if words[2] == "cp" or words[2] == "ls" or words[2] == "inspect" or words[2] == "serve" or words[2] == "worker"
+          or words[2] == "status" then
         key, args = words[2], "help " .. words[2]
       elseif words[2] and words[2]:match("^scripts/.*%.lua$") then
         key, args = words[2], H.q(H.root .. "/" .. words[2]) .. " --help"

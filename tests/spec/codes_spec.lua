@@ -13,7 +13,8 @@ local NOT_CODES = {
   GET = "HTTP method", HEAD = "HTTP method", PUT = "HTTP method", POST = "HTTP method", PATCH = "HTTP method",
   DELETE = "HTTP method",
   HOST = "placeholder", HOSTS = "placeholder", FILE = "placeholder", SRC = "placeholder", DST = "placeholder",
-  ORG = "placeholder", DATE = "placeholder", SECONDS = "placeholder", PUSH_ARTIFACT = "Harbor's webhook event type",
+  ORG = "placeholder", DATE = "placeholder", URL = "placeholder", SECONDS = "placeholder", FORMAT = "placeholder",
+  PUSH_ARTIFACT = "Harbor's webhook event type", BUSYGROUP = "a Redis error reply's first word",
   JSON = "file format", YAML = "file format", ISYNC_ARGV = "global the host sets",
 }
 -- the media types' constant names (OCI_INDEX, ...), from their one table

@@ -105,9 +105,19 @@ class Pusher:
 
 
 # --- subcommands ---------------------------------------------------------------
+def seeded_layer(spec):
+    """'SIZE:SEED' -> the same bytes for the same spec: a base layer several images share."""
+    size, _, seed = spec.partition(":")
+    size, out, block = parse_size(size), bytearray(b"\x1f\x8b\x08\x00"), hashlib.sha256(seed.encode()).digest()
+    while len(out) < size:
+        block = hashlib.sha256(block).digest()
+        out += block
+    return bytes(out[:size])
+
+
 def cmd_single(reg, a):
     p = Pusher(reg, a.repo)
-    layers = [random_layer(a.layer_size) for _ in range(a.layers)]
+    layers = ([seeded_layer(a.base)] if a.base else []) + [random_layer(a.layer_size) for _ in range(a.layers)]
     top = p.image(a.oci, parse_platform(a.platform), layers, ref=a.tag)
     return p.report(a.tag, top)
 
@@ -244,6 +254,7 @@ def main():
     sp.add_argument("--layers", type=int, default=2)
     sp.add_argument("--layer-size", type=parse_size, default=16384)
     sp.add_argument("--platform", default="linux/amd64")
+    sp.add_argument("--base", metavar="SIZE:SEED", help="first a layer made from SEED: the same in every image given it")
 
     sp = add("index", cmd_index, "manifest list / OCI index")
     sp.add_argument("--oci", action="store_true", help="OCI index instead of Docker manifest list")

@@ -71,14 +71,14 @@ TEST(table_is_consistent) {
 TEST(classes) {
   static const char *const transient[] = {"CONNECT", "NETWORK", "TIMEOUT", "SERVER_ERROR", "TOOMANYREQUESTS",
     "DIGEST_MISMATCH", "SIZE_MISMATCH", "BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID", "MANIFEST_BLOB_UNKNOWN",
-    "UNAVAILABLE", NULL};
+    "UNAVAILABLE", "REDIS", NULL};
   int n = 0;
   for (int i = 0; transient[i]; i++) {
     const isync_code_def *d = isync_code_find(transient[i]);
     CHECK(d && d->cls == ISYNC_TRANSIENT);
   }
   for (const isync_code_def *d = isync_code_defs; d->code; d++) n += d->cls == ISYNC_TRANSIENT;
-  CHECK_INT(n, 11);
+  CHECK_INT(n, 12);
   CHECK(isync_code_find("UNAUTHORIZED")->cls == ISYNC_PERMANENT);
   CHECK(isync_code_find("INVALID_RULE")->cls == ISYNC_USAGE);
   CHECK(isync_code_find("LEDGER")->cls == ISYNC_LOCAL);

@@ -39,6 +39,8 @@ isync's own:
                               image at once (300 seconds)
   -q, --quiet                 only failures and the summary (no per-image lines, no progress)
   -v, --verbose               also each retry and its reason
+  --queue redis://HOST:PORT/DB  add the image pairs to a work queue instead of syncing them:
+                              `isync worker` processes consume it (README "Many machines")
 ]]
 
 local function fail(msg) error(msg, 0) end
@@ -51,7 +53,7 @@ local FLAGS = {
   ["--os"] = "os", ["--arch"] = "arch", ["--output-success-images"] = "output_success",
   ["--output-images-format"] = "output_format", ["--output-failed-images"] = "output_failed",
   ["--report"] = "report", ["--ledger"] = "ledger", ["--max-connections"] = "max_connections",
-  ["--stall-timeout"] = "stall_timeout", ["--max-retry-after"] = "max_retry_after",
+  ["--stall-timeout"] = "stall_timeout", ["--max-retry-after"] = "max_retry_after", ["--queue"] = "queue",
 }
 local BOOL = { ["--force"] = "force", ["--dry-run"] = "dry_run", ["--no-ledger"] = "no_ledger", ["--referrers"] = "referrers",
                ["--trust-ledger"] = "trust_ledger",
@@ -243,6 +245,8 @@ function M.registry_opener(auth, o)
   end
 end
 
+M.registry_opener = registry_opener   -- isync worker opens its registries the same way
+
 --- Expands rules into plan copies. Returns nothing; failures of listing become plan:fail.
 function M.build_plan(plan, rules, open, o)
   -- list the tags each repository needs, all at once
@@ -425,6 +429,15 @@ function M.main(argv)
   local restore = require("isync.plan").log_retries(log)   -- the tag listings retry too
   M.build_plan(plan, rules, M.registry_opener(auth, o), o)
   restore()
+  if o.queue then
+    if o.dry_run then fail("--dry-run and --queue do not go together: a worker would copy") end
+    local n, nfailed, where = require("isync.queue").enqueue(o.queue, plan, { force = o.force, referrers = o.referrers,
+      retries = o.retries or 2, os = o.os, arch = o.arch, log = log })
+    log:summary(("enqueued %d image%s to %s%s; run `isync worker` to sync them"):format(n, n == 1 and "" or "s", where,
+      nfailed > 0 and (" (%d could not be planned: recorded failed)"):format(nfailed) or ""))
+    log:close()
+    return 0
+  end
   local report = plan:run()
   log:summary(("Synchronization finished, %d images failed, cost %.1fs."):format(report.failed, isync.monotime() - t0))
   log:close()
