@@ -245,8 +245,6 @@ function M.registry_opener(auth, o)
   end
 end
 
-M.registry_opener = registry_opener   -- isync worker opens its registries the same way
-
 --- Expands rules into plan copies. Returns nothing; failures of listing become plan:fail.
 function M.build_plan(plan, rules, open, o)
   -- list the tags each repository needs, all at once
