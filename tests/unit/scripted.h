@@ -239,6 +239,19 @@ static inline isync_op *scripted_op(const char *name, isync_registry *r, ...) {
   return op;
 }
 
+/* A new engine, or NULL with the reason on stderr. */
+static inline isync_engine *scripted_engine(void) {
+  char err[256];
+  isync_engine *e = isync_engine_start(err, sizeof err);
+  if (!e) fprintf(stderr, "# isync_engine_start: %s\n", err);
+  return e;
+}
+
+/* The "tags" operation of repo on r. */
+static inline isync_op *scripted_tags(isync_registry *r, const char *repo) {
+  return scripted_op("tags", r, "repo", repo, NULL);
+}
+
 /* Submits op and waits for it (10 s); 1 when it finished. The caller keeps its reference. */
 static inline int scripted_run(isync_engine *e, isync_op *op) {
   if (!op || isync_job_submit(e, &op->job) != 0) return 0;

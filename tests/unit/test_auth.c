@@ -16,15 +16,6 @@
   "'json':{'errors':[{'code':'UNAUTHORIZED','message':'authentication required'}]}}"
 #define TAGS(repo, list) "{'method':'GET','path':'/v2/" repo "/tags/list','json':{'name':'" repo "','tags':" list "}"
 
-static isync_engine *engine(void) {
-  char err[256];
-  isync_engine *e = isync_engine_start(err, sizeof err);
-  if (!e) fprintf(stderr, "# isync_engine_start: %s\n", err);
-  return e;
-}
-
-static isync_op *tags(isync_registry *r, const char *repo) { return scripted_op("tags", r, "repo", repo, NULL); }
-
 /* Basic: the first request carries nothing; the password goes only once the registry
  * asked for Basic. */
 TEST(basic_credentials_are_sent_only_after_the_challenge) {
@@ -32,10 +23,10 @@ TEST(basic_credentials_are_sent_only_after_the_challenge) {
                         "  'headers':{'WWW-Authenticate':'Basic realm=\\\"scripted\\\"'}},"
                         TAGS("r", "['a','b']") ",'basic':'alice:pw-basic'},"
                         "{'status':401,'headers':{'WWW-Authenticate':'Basic realm=\\\"scripted\\\"'}}]") == 0);
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   isync_registry *r = scripted_registry("alice", "pw-basic", 4);
   REQUIRE(e && r);
-  isync_op *op = tags(r, "r");
+  isync_op *op = scripted_tags(r, "r");
   REQUIRE(scripted_run(e, op));
   CHECK(op->job.ok);
   CHECK_STR(op->job.err, NULL);
@@ -54,10 +45,10 @@ TEST(basic_credentials_are_sent_only_after_the_challenge) {
 /* An open registry never sees credentials, even when the user has some. */
 TEST(an_open_registry_gets_no_credentials) {
   REQUIRE(scripted_load("[{'method':'GET','path':'/v2/','json':{}}," TAGS("r", "['a']") "}]") == 0);
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   isync_registry *r = scripted_registry("alice", "pw-open", 4);
   REQUIRE(e && r);
-  isync_op *op = tags(r, "r");
+  isync_op *op = scripted_tags(r, "r");
   REQUIRE(scripted_run(e, op));
   CHECK(op->job.ok);
   CHECK_INT(r->auth_state, ISYNC_AUTH_NONE);
@@ -76,13 +67,13 @@ TEST(a_bearer_token_is_fetched_once_for_concurrent_jobs_and_reused) {
                         "  'json':{'token':'T-r','expires_in':300}},"
                         "{'method':'GET','path':'/token','query':'scope=repository%3As%3Apull','json':{'token':'T-s','expires_in':300}},"
                         TAGS("r", "['a']") ",'bearer':'T-r'}," TAGS("s", "['z']") ",'bearer':'T-s'}," BEARER_401 "]") == 0);
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   isync_registry *r = scripted_registry(NULL, NULL, 8);
   REQUIRE(e && r);
   enum { N = 5 };
   isync_op *ops[N];
   for (int i = 0; i < N; i++) {
-    ops[i] = tags(r, "r");
+    ops[i] = scripted_tags(r, "r");
     REQUIRE(ops[i] && isync_job_submit(e, &ops[i]->job) == 0);
   }
   for (int i = 0; i < N; i++) {
@@ -95,12 +86,12 @@ TEST(a_bearer_token_is_fetched_once_for_concurrent_jobs_and_reused) {
   CHECK_INT(scripted_count("GET", "/v2/r/tags/list", "auth=bearer rule=3"), N);
   CHECK_INT(scripted_count(NULL, NULL, "status=401"), 1);   /* only the probe */
   /* later: the cached token, no request for it */
-  isync_op *again = tags(r, "r");
+  isync_op *again = scripted_tags(r, "r");
   REQUIRE(scripted_run(e, again));
   CHECK(again->job.ok);
   CHECK_INT(scripted_count("GET", "/token", NULL), 1);
   /* another repository is another scope: a token of its own */
-  isync_op *other = tags(r, "s");
+  isync_op *other = scripted_tags(r, "s");
   REQUIRE(scripted_run(e, other));
   CHECK(other->job.ok);
   CHECK_INT(scripted_count("GET", "/token", NULL), 2);
@@ -119,13 +110,13 @@ TEST(a_401_to_a_good_token_refreshes_it_once_and_retries_once) {
                         "{'method':'GET','path':'/token','json':{'token':'T2','expires_in':300}},"
                         TAGS("r", "['old']") ",'bearer':'T1','times':1}," TAGS("r", "['fresh']") ",'bearer':'T2'},"
                         BEARER_401 "]") == 0);
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   isync_registry *r = scripted_registry(NULL, NULL, 4);
   REQUIRE(e && r);
-  isync_op *first = tags(r, "r");
+  isync_op *first = scripted_tags(r, "r");
   REQUIRE(scripted_run(e, first));
   CHECK(first->job.ok);
-  isync_op *second = tags(r, "r");
+  isync_op *second = scripted_tags(r, "r");
   REQUIRE(scripted_run(e, second));
   CHECK(second->job.ok);
   CHECK_STR(second->job.err, NULL);
@@ -144,10 +135,10 @@ TEST(a_401_to_a_good_token_refreshes_it_once_and_retries_once) {
 TEST(a_registry_refusing_every_token_fails_the_job_after_one_retry) {
   REQUIRE(scripted_load("[" BEARER_V2("{origin}") ",{'method':'GET','path':'/token','json':{'token':'T','expires_in':300}},"
                         BEARER_401 "]") == 0);
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   isync_registry *r = scripted_registry("bob", "pw-refused", 4);
   REQUIRE(e && r);
-  isync_op *op = tags(r, "r");
+  isync_op *op = scripted_tags(r, "r");
   REQUIRE(scripted_run(e, op));
   CHECK(!op->job.ok);
   CHECK_STR(op->job.code, "UNAUTHORIZED");
@@ -166,10 +157,10 @@ TEST(a_registry_refusing_every_token_fails_the_job_after_one_retry) {
 TEST(a_token_server_401_is_unauthorized_naming_the_user_not_the_password) {
   REQUIRE(scripted_load("[" BEARER_V2("{origin}") ",{'method':'GET','path':'/token','status':401,"
                         "  'json':{'errors':[{'code':'UNAUTHORIZED','message':'bad credentials'}]}}," BEARER_401 "]") == 0);
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   isync_registry *r = scripted_registry("alice", "pw-s3cret", 4);
   REQUIRE(e && r);
-  isync_op *op = tags(r, "r");
+  isync_op *op = scripted_tags(r, "r");
   REQUIRE(scripted_run(e, op));
   CHECK(!op->job.ok);
   CHECK_STR(op->job.code, "UNAUTHORIZED");
@@ -188,10 +179,10 @@ TEST(a_token_server_401_is_unauthorized_naming_the_user_not_the_password) {
 TEST(a_token_is_fetched_again_when_its_expires_in_has_passed) {
   REQUIRE(scripted_load("[" BEARER_V2("{origin}") ",{'method':'GET','path':'/token','json':{'token':'T','expires_in':2}},"
                         TAGS("r", "['a']") ",'bearer':'T'}," BEARER_401 "]") == 0);
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   isync_registry *r = scripted_registry(NULL, NULL, 4);
   REQUIRE(e && r);
-  isync_op *a = tags(r, "r"), *b = tags(r, "r"), *c = tags(r, "r");
+  isync_op *a = scripted_tags(r, "r"), *b = scripted_tags(r, "r"), *c = scripted_tags(r, "r");
   REQUIRE(scripted_run(e, a));
   REQUIRE(scripted_run(e, b));
   CHECK(a->job.ok && b->job.ok);
@@ -212,10 +203,10 @@ TEST(a_realm_on_another_origin_is_followed) {
   REQUIRE(scripted_load("[" BEARER_V2("{origin2}") ",{'method':'GET','path':'/token','listener':'other','basic':'alice:pw-realm',"
                         "  'json':{'access_token':'T','expires_in':300}},"
                         TAGS("r", "['a']") ",'bearer':'T','listener':'main'}," BEARER_401 "]") == 0);
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   isync_registry *r = scripted_registry("alice", "pw-realm", 4);
   REQUIRE(e && r);
-  isync_op *op = tags(r, "r");
+  isync_op *op = scripted_tags(r, "r");
   REQUIRE(scripted_run(e, op));
   CHECK(op->job.ok);
   CHECK_STR(op->job.err, NULL);

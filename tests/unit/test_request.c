@@ -7,24 +7,15 @@
 
 #define OPEN_V2 "{'method':'GET','path':'/v2/','json':{}}"
 
-static isync_engine *engine(void) {
-  char err[256];
-  isync_engine *e = isync_engine_start(err, sizeof err);
-  if (!e) fprintf(stderr, "# isync_engine_start: %s\n", err);
-  return e;
-}
-
-static isync_op *tags(isync_registry *r, const char *repo) { return scripted_op("tags", r, "repo", repo, NULL); }
-
 /* Pages on the registry's own origin are followed (a relative Link too). */
 TEST(a_next_page_on_the_registry_is_followed) {
   REQUIRE(scripted_load("[" OPEN_V2 ",{'method':'GET','path':'/v2/r/tags/list','query':'last=a','json':{'tags':['b']}},"
                         "{'method':'GET','path':'/v2/r/tags/list','json':{'tags':['a']},"
                         "  'headers':{'Link':'</v2/r/tags/list?last=a>; rel=\\\"next\\\"'}}]") == 0);
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   isync_registry *r = scripted_registry(NULL, NULL, 4);
   REQUIRE(e && r);
-  isync_op *op = tags(r, "r");
+  isync_op *op = scripted_tags(r, "r");
   REQUIRE(scripted_run(e, op));
   CHECK(op->job.ok);
   CHECK_INT(op->nlist, 2);
@@ -41,10 +32,10 @@ TEST(a_next_page_on_another_origin_is_refused_before_any_connection) {
   REQUIRE(scripted_load("[" OPEN_V2 ",{'method':'GET','path':'/v2/r/tags/list','listener':'main','json':{'tags':['a']},"
                         "  'headers':{'Link':'<{origin2}/v2/r/tags/list?last=a>; rel=\\\"next\\\"'}},"
                         "{'listener':'other','json':{'tags':['stolen']}}]") == 0);
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   isync_registry *r = scripted_registry(NULL, NULL, 4);
   REQUIRE(e && r);
-  isync_op *op = tags(r, "r");
+  isync_op *op = scripted_tags(r, "r");
   REQUIRE(scripted_run(e, op));
   CHECK(!op->job.ok);
   CHECK_STR(op->job.code, "PROTOCOL");
@@ -63,7 +54,7 @@ TEST(an_upload_location_on_another_origin_is_refused_before_any_connection) {
   REQUIRE(scripted_load("[" OPEN_V2 ",{'method':'POST','path':'/v2/r/blobs/uploads/','listener':'main','status':202,"
                         "  'headers':{'Location':'{origin2}/upload/1'}},"
                         "{'listener':'other','status':201}]") == 0);
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   isync_registry *r = scripted_registry(NULL, NULL, 4);
   REQUIRE(e && r);
   isync_op *op = scripted_op("blob_put", r, "repo", "r", "data", "layer bytes", NULL);
@@ -85,7 +76,7 @@ TEST(a_fired_delete_holds_its_registry_until_it_ends) {
   REQUIRE(scripted_load("[" OPEN_V2 ",{'method':'POST','path':'/v2/r/blobs/uploads/','status':202,"
                         "  'headers':{'Location':'/v2/r/blobs/uploads/s1'}},"
                         "{'method':'DELETE','path':'/v2/r/blobs/uploads/s1','status':204,'stall_ms':400}]") == 0);
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   isync_registry *r = scripted_registry(NULL, NULL, 4);
   REQUIRE(e && r);
   isync_op *op = scripted_op("blob_mount", r, "repo", "r", "from", "other",
@@ -109,10 +100,10 @@ TEST(a_fired_delete_holds_its_registry_until_it_ends) {
  * (its one slot was given back). */
 TEST(stop_ends_a_job_on_a_stalled_server_canceled_within_the_bound) {
   REQUIRE(scripted_load("[" OPEN_V2 ",{'method':'GET','path':'/v2/r/tags/list','stall_ms':30000}]") == 0);
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   isync_registry *r = scripted_registry(NULL, NULL, 1);
   REQUIRE(e && r);
-  isync_op *op = tags(r, "r");
+  isync_op *op = scripted_tags(r, "r");
   REQUIRE(op && isync_job_submit(e, &op->job) == 0);
   REQUIRE(scripted_wait_for("GET", "/v2/r/tags/list", 1, 5000));
   CHECK(!atomic_load(&op->job.done));
@@ -128,9 +119,9 @@ TEST(stop_ends_a_job_on_a_stalled_server_canceled_within_the_bound) {
   isync_job_unref(&op->job);
 
   REQUIRE(scripted_load("[" OPEN_V2 ",{'method':'GET','path':'/v2/r/tags/list','json':{'tags':['a']}}]") == 0);
-  e = engine();
+  e = scripted_engine();
   REQUIRE(e);
-  isync_op *later = tags(r, "r");
+  isync_op *later = scripted_tags(r, "r");
   REQUIRE(scripted_run(e, later));
   CHECK(later->job.ok);
   isync_job_unref(&later->job);
@@ -145,13 +136,13 @@ TEST(stop_drops_jobs_waiting_for_auth_and_a_later_engine_starts_clean) {
   REQUIRE(scripted_load("[{'method':'GET','path':'/v2/','status':401,"
                         "  'headers':{'WWW-Authenticate':'Bearer realm=\\\"{origin}/token\\\",service=\\\"reg\\\"'}},"
                         "{'method':'GET','path':'/token','stall_ms':30000}]") == 0);
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   isync_registry *r = scripted_registry("alice", "pw-waiters", 8);
   REQUIRE(e && r);
   enum { N = 3 };
   isync_op *ops[N];
   for (int i = 0; i < N; i++) {
-    ops[i] = tags(r, "r");
+    ops[i] = scripted_tags(r, "r");
     REQUIRE(ops[i] && isync_job_submit(e, &ops[i]->job) == 0);
   }
   REQUIRE(scripted_wait_for("GET", "/token", 1, 5000));
@@ -169,9 +160,9 @@ TEST(stop_drops_jobs_waiting_for_auth_and_a_later_engine_starts_clean) {
   /* a probe that never answers: its waiters go the same way */
   REQUIRE(scripted_load("[{'method':'GET','path':'/v2/','stall_ms':30000}]") == 0);
   isync_registry *r2 = scripted_registry(NULL, NULL, 8);
-  e = engine();
+  e = scripted_engine();
   REQUIRE(e && r2);
-  isync_op *probing = tags(r2, "r");
+  isync_op *probing = scripted_tags(r2, "r");
   REQUIRE(probing && isync_job_submit(e, &probing->job) == 0);
   REQUIRE(scripted_wait_for("GET", "/v2/", 1, 5000));
   isync_engine_stop(e);
@@ -185,9 +176,9 @@ TEST(stop_drops_jobs_waiting_for_auth_and_a_later_engine_starts_clean) {
                         "  'headers':{'WWW-Authenticate':'Bearer realm=\\\"{origin}/token\\\",service=\\\"reg\\\"'}},"
                         "{'method':'GET','path':'/token','json':{'token':'T','expires_in':300}},"
                         "{'method':'GET','path':'/v2/r/tags/list','bearer':'T','json':{'tags':['a']}}]") == 0);
-  e = engine();
+  e = scripted_engine();
   REQUIRE(e);
-  isync_op *a = tags(r, "r"), *b = tags(r2, "r");
+  isync_op *a = scripted_tags(r, "r"), *b = scripted_tags(r2, "r");
   REQUIRE(scripted_run(e, a));
   REQUIRE(scripted_run(e, b));
   CHECK(a->job.ok);
@@ -206,7 +197,7 @@ TEST(stop_drops_jobs_waiting_for_auth_and_a_later_engine_starts_clean) {
  * at the server at once (and two do run together). */
 TEST(max_connections_bounds_the_requests_in_flight_at_the_server) {
   REQUIRE(scripted_load("[" OPEN_V2 ",{'method':'GET','path_prefix':'/v2/r','stall_ms':150,'json':{'tags':['a']}}]") == 0);
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   isync_registry *r = scripted_registry(NULL, NULL, 2);
   REQUIRE(e && r);
   enum { N = 6 };
@@ -214,7 +205,7 @@ TEST(max_connections_bounds_the_requests_in_flight_at_the_server) {
   for (int i = 0; i < N; i++) {
     char repo[16];
     snprintf(repo, sizeof repo, "r%d", i);
-    ops[i] = tags(r, repo);
+    ops[i] = scripted_tags(r, repo);
     REQUIRE(ops[i] && isync_job_submit(e, &ops[i]->job) == 0);
   }
   for (int i = 0; i < N; i++) {
@@ -233,7 +224,7 @@ TEST(max_connections_bounds_the_requests_in_flight_at_the_server) {
  * millisecond: the wait before a timer and its due check both round the same way), in time order,
  * while the engine keeps serving other jobs. */
 TEST(sleep_jobs_end_in_the_order_of_their_timers) {
-  isync_engine *e = engine();
+  isync_engine *e = scripted_engine();
   REQUIRE(e);
   const isync_op_desc *d = isync_op_find("sleep");
   REQUIRE(d);
