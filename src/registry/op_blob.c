@@ -88,21 +88,18 @@ static void post_done(isync_engine *e, isync_op *op, isync_http *h) {
   free(put);
 }
 
-static void start(isync_engine *e, isync_op *op, const char *method, const char *actions, const char *ref,
-                  isync_req_fn setup, isync_req_fn done) {
-  char url[2048];
-  if (!op->scopes) op->scopes = isync_scopes(op->repo, actions, NULL, NULL);
-  isync_op_url(op, url, sizeof url, "blobs", ref);
-  isync_request(e, op, op->reg, op->scopes, method, url, setup, done, NULL);
+static void head_start(isync_engine *e, isync_job *j) {
+  isync_op_request(e, ISYNC_OP(j), "HEAD", "pull", "blobs", ISYNC_OP(j)->ref, NULL, head_done);
 }
 
-static void head_start(isync_engine *e, isync_job *j) { start(e, ISYNC_OP(j), "HEAD", "pull", ISYNC_OP(j)->ref, NULL, head_done); }
-static void get_start(isync_engine *e, isync_job *j) { start(e, ISYNC_OP(j), "GET", "pull", ISYNC_OP(j)->ref, get_setup, get_done); }
+static void get_start(isync_engine *e, isync_job *j) {
+  isync_op_request(e, ISYNC_OP(j), "GET", "pull", "blobs", ISYNC_OP(j)->ref, get_setup, get_done);
+}
 
 static void put_start(isync_engine *e, isync_job *j) {
   isync_op *op = ISYNC_OP(j);
   isync_digest_of(op->data.data ? op->data.data : "", op->data.len, NULL, op->digest);
-  start(e, op, "POST", "pull,push", "uploads/", NULL, post_done);
+  isync_op_request(e, op, "POST", "pull,push", "blobs", "uploads/", NULL, post_done);
 }
 
 static void mount_start(isync_engine *e, isync_job *j) {

@@ -89,17 +89,14 @@ static void put_done(isync_engine *e, isync_op *op, isync_http *h) {
   isync_http_free(h);
 }
 
-static void start(isync_engine *e, isync_op *op, const char *method, const char *actions, isync_req_fn setup,
+static void start(isync_engine *e, isync_job *j, const char *method, const char *actions, isync_req_fn setup,
                   isync_req_fn done) {
-  char url[2048];
-  op->scopes = isync_scopes(op->repo, actions, NULL, NULL);
-  isync_op_url(op, url, sizeof url, "manifests", op->ref);
-  isync_request(e, op, op->reg, op->scopes, method, url, setup, done, NULL);
+  isync_op_request(e, ISYNC_OP(j), method, actions, "manifests", ISYNC_OP(j)->ref, setup, done);
 }
 
-static void get_start(isync_engine *e, isync_job *j) { start(e, ISYNC_OP(j), "GET", "pull", accept_manifests, get_done); }
-static void head_start(isync_engine *e, isync_job *j) { start(e, ISYNC_OP(j), "HEAD", "pull", accept_manifests, head_done); }
-static void put_start(isync_engine *e, isync_job *j) { start(e, ISYNC_OP(j), "PUT", "pull,push", put_setup, put_done); }
+static void get_start(isync_engine *e, isync_job *j) { start(e, j, "GET", "pull", accept_manifests, get_done); }
+static void head_start(isync_engine *e, isync_job *j) { start(e, j, "HEAD", "pull", accept_manifests, head_done); }
+static void put_start(isync_engine *e, isync_job *j) { start(e, j, "PUT", "pull,push", put_setup, put_done); }
 
 #define REPO_REF ISYNC_ARG("repo", ISYNC_ARG_REPO, 1, repo), ISYNC_ARG("ref", ISYNC_ARG_REF, 1, ref)
 static const isync_op_arg get_args[] = {REPO_REF, ISYNC_ARG_END};

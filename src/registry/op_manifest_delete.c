@@ -13,11 +13,7 @@ static void delete_done(isync_engine *e, isync_op *op, isync_http *h) {
 }
 
 static void delete_start(isync_engine *e, isync_job *j) {
-  isync_op *op = ISYNC_OP(j);
-  char url[2048];
-  op->scopes = isync_scopes(op->repo, "delete", NULL, NULL);
-  isync_op_url(op, url, sizeof url, "manifests", op->ref);
-  isync_request(e, op, op->reg, op->scopes, "DELETE", url, NULL, delete_done, NULL);
+  isync_op_request(e, ISYNC_OP(j), "DELETE", "delete", "manifests", ISYNC_OP(j)->ref, NULL, delete_done);
 }
 
 static const isync_op_arg args[] = {ISYNC_ARG("repo", ISYNC_ARG_REPO, 1, repo), ISYNC_ARG("digest", ISYNC_ARG_DIGEST, 1, ref),

@@ -43,11 +43,7 @@ static void referrers_done(isync_engine *e, isync_op *op, isync_http *h) {
 }
 
 static void referrers_start(isync_engine *e, isync_job *j) {
-  isync_op *op = ISYNC_OP(j);
-  char url[2048];
-  op->scopes = isync_scopes(op->repo, "pull", NULL, NULL);
-  isync_op_url(op, url, sizeof url, "referrers", op->ref);
-  isync_request(e, op, op->reg, op->scopes, "GET", url, accept_index, referrers_done, NULL);
+  isync_op_request(e, ISYNC_OP(j), "GET", "pull", "referrers", ISYNC_OP(j)->ref, accept_index, referrers_done);
 }
 
 static const isync_op_arg args[] = {ISYNC_ARG("repo", ISYNC_ARG_REPO, 1, repo), ISYNC_ARG("digest", ISYNC_ARG_DIGEST, 1, ref),

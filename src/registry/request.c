@@ -120,6 +120,14 @@ void isync_request(isync_engine *e, isync_op *op, isync_registry *reg, const cha
   isync_auth_prepare(e, reg, scopes, &op->job, req_send, c, req_ctx_free);
 }
 
+void isync_op_request(isync_engine *e, isync_op *op, const char *method, const char *actions, const char *what,
+                      const char *ref, isync_req_fn setup, isync_req_fn done) {
+  char url[2048];
+  if (!op->scopes) op->scopes = isync_scopes(op->repo, actions, NULL, NULL);
+  isync_op_url(op, url, sizeof url, what, ref);
+  isync_request(e, op, op->reg, op->scopes, method, url, setup, done, NULL);
+}
+
 char *isync_upload_location(isync_op *op, isync_http *h, const char *what, int required) {
   char *loc = isync_http_header_dup(h, "Location");
   if (!loc) {

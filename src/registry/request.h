@@ -15,6 +15,12 @@ typedef void (*isync_fail_fn)(isync_engine *e, isync_op *op);
 void isync_request(isync_engine *e, isync_op *op, isync_registry *reg, const char *scopes, const char *method,
                    const char *url, isync_req_fn setup, isync_req_fn done, isync_fail_fn on_fail);
 
+/* The common case: METHOD BASE/v2/REPO/WHAT/REF on the operation's own registry and
+ * repository, authorized for `actions` there (op->scopes, kept for the requests that
+ * follow; set once). */
+void isync_op_request(isync_engine *e, isync_op *op, const char *method, const char *actions, const char *what,
+                      const char *ref, isync_req_fn setup, isync_req_fn done);
+
 /* "repository:NAME:ACTIONS" scopes, space-separated and sorted (the token cache key). */
 char *isync_scopes(const char *repo, const char *actions, const char *repo2, const char *actions2);
 
