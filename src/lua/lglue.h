@@ -19,6 +19,24 @@ isync_registry *isync_lua_check_registry(lua_State *L, int i);
 /* NULL when the value at i is not a registry. */
 isync_registry *isync_lua_test_registry(lua_State *L, int i);
 
+/* A userdata type: its metatable (methods as __index; gc as __gc and __close, tostring
+ * as __tostring when given; made once per state), and its constructor set as
+ * field `ctor_name` of the table on top of the stack. */
+static inline void isync_lua_new_type(lua_State *L, const char *mt, const luaL_Reg *methods, lua_CFunction gc,
+                                      lua_CFunction close, lua_CFunction tostring, const char *ctor_name,
+                                      lua_CFunction ctor) {
+  if (luaL_newmetatable(L, mt)) {
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, gc); lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, close); lua_setfield(L, -2, "__close");
+    if (tostring) { lua_pushcfunction(L, tostring); lua_setfield(L, -2, "__tostring"); }
+  }
+  lua_pop(L, 1);
+  if (ctor) { lua_pushcfunction(L, ctor); lua_setfield(L, -2, ctor_name); }
+}
+
 /* Each file's part of luaopen_isync_core: metatables, and functions set in the table on top. */
 void isync_open_engine(lua_State *L);
 void isync_open_registry(lua_State *L);

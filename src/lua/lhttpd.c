@@ -107,14 +107,5 @@ void isync_open_httpd(lua_State *L) {
     {"port", l_port}, {"fd", l_fd}, {"take", l_take}, {"metrics", l_metrics}, {"health", l_health},
     {"heartbeat", l_heartbeat}, {"inflight", l_inflight}, {"stop", l_stop}, {NULL, NULL},
   };
-  luaL_newmetatable(L, HTTPD_MT);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, l_stop);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, l_stop);
-  lua_setfield(L, -2, "__close");
-  lua_pop(L, 1);
-  lua_pushcfunction(L, l_httpd);
-  lua_setfield(L, -2, "httpd");
+  isync_lua_new_type(L, HTTPD_MT, methods, l_stop, l_stop, NULL, "httpd", l_httpd);
 }

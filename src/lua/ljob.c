@@ -302,14 +302,7 @@ static int l_stop(lua_State *L) {
 void isync_open_job(lua_State *L) {
   static const luaL_Reg methods[] = {{"done", job_done}, {"result", job_result}, {"close", job_close}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {{"submit", l_submit}, {"poll", l_poll}, {"wait", l_wait}, {"stop", l_stop}, {NULL, NULL}};
-  if (luaL_newmetatable(L, JOB_MT)) {
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, job_gc); lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, job_close); lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, job_tostring); lua_setfield(L, -2, "__tostring");
-  }
-  lua_pop(L, 1);
+  isync_lua_new_type(L, JOB_MT, methods, job_gc, job_close, job_tostring, NULL, NULL);
   if (lua_getfield(L, LUA_REGISTRYINDEX, PENDING_KEY) != LUA_TTABLE) {
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, PENDING_KEY);

@@ -150,13 +150,5 @@ void isync_open_ledger(lua_State *L) {
     {"load", m_load}, {"append", m_append}, {"sync", m_sync}, {"compact", m_compact},
     {"appended", m_appended}, {"close", m_close}, {NULL, NULL},
   };
-  if (luaL_newmetatable(L, LEDGER_MT)) {
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, m_close); lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, m_close); lua_setfield(L, -2, "__close");
-  }
-  lua_pop(L, 1);
-  lua_pushcfunction(L, l_open);
-  lua_setfield(L, -2, "ledger_open");
+  isync_lua_new_type(L, LEDGER_MT, methods, m_close, m_close, NULL, "ledger_open", l_open);
 }

@@ -121,16 +121,5 @@ static int m_tostring(lua_State *L) {
 
 void isync_open_redis(lua_State *L) {
   static const luaL_Reg methods[] = {{"call", m_call}, {"name", m_name}, {"close", m_close}, {NULL, NULL}};
-  luaL_newmetatable(L, REDIS_MT);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, m_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, m_close);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, m_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pop(L, 1);
-  lua_pushcfunction(L, l_open);
-  lua_setfield(L, -2, "redis");
+  isync_lua_new_type(L, REDIS_MT, methods, m_close, m_close, m_tostring, "redis", l_open);
 }

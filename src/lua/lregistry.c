@@ -126,14 +126,5 @@ static int reg_tostring(lua_State *L) {
 
 void isync_open_registry(lua_State *L) {
   static const luaL_Reg methods[] = {{"info", reg_info}, {NULL, NULL}};
-  if (luaL_newmetatable(L, REGISTRY_MT)) {
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, reg_gc); lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, reg_gc); lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, reg_tostring); lua_setfield(L, -2, "__tostring");
-  }
-  lua_pop(L, 1);
-  lua_pushcfunction(L, l_registry);
-  lua_setfield(L, -2, "registry");
+  isync_lua_new_type(L, REGISTRY_MT, methods, reg_gc, reg_gc, reg_tostring, "registry", l_registry);
 }
