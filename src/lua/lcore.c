@@ -31,12 +31,7 @@ static int l_parse_ref(lua_State *L) {
   const char *s = luaL_checkstring(L, 1);
   isync_ref r;
   char err[512];
-  if (isync_ref_parse(s, &r, err, sizeof err) != 0) {
-    lua_pushnil(L);
-    lua_pushstring(L, err);
-    lua_pushstring(L, "REF_INVALID");
-    return 3;
-  }
+  if (isync_ref_parse(s, &r, err, sizeof err) != 0) return isync_lua_fail(L, err, "REF_INVALID");
   lua_createtable(L, 0, 4);
   set_str(L, "registry", r.registry);
   set_str(L, "repo", r.repo);

@@ -19,6 +19,14 @@ isync_registry *isync_lua_check_registry(lua_State *L, int i);
 /* NULL when the value at i is not a registry. */
 isync_registry *isync_lua_test_registry(lua_State *L, int i);
 
+/* A failure of the world, in the one result shape: nil, message, code (util/errors.h). */
+static inline int isync_lua_fail(lua_State *L, const char *msg, const char *code) {
+  lua_pushnil(L);
+  lua_pushstring(L, msg);
+  lua_pushstring(L, code);
+  return 3;
+}
+
 /* A userdata type: its metatable (methods as __index; gc as __gc and __close, tostring
  * as __tostring when given; made once per state), and its constructor set as
  * field `ctor_name` of the table on top of the stack. */

@@ -43,12 +43,7 @@ static int l_httpd(lua_State *L) {
   luaL_setmetatable(L, HTTPD_MT);
   char err[256];
   lh->h = isync_httpd_start(&o, err, sizeof err);
-  if (!lh->h) {
-    lua_pushnil(L);
-    lua_pushstring(L, err);
-    lua_pushstring(L, "IO_ERROR");
-    return 3;
-  }
+  if (!lh->h) return isync_lua_fail(L, err, "IO_ERROR");
   return 1;
 }
 

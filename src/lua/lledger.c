@@ -17,12 +17,7 @@ static isync_ledger *check_open(lua_State *L) {
   return ll->l;
 }
 
-static int fail(lua_State *L, const char *err) {
-  lua_pushnil(L);
-  lua_pushstring(L, err);
-  lua_pushstring(L, "LEDGER");
-  return 3;
-}
+static int fail(lua_State *L, const char *err) { return isync_lua_fail(L, err, "LEDGER"); }
 
 /* core.ledger_open(path) -> Ledger | nil, message, "LEDGER" */
 static int l_open(lua_State *L) {

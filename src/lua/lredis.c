@@ -21,13 +21,6 @@ static isync_redis *check_open(lua_State *L) {
   return lr->r;
 }
 
-static int fail(lua_State *L, const char *msg, const char *code) {
-  lua_pushnil(L);
-  lua_pushstring(L, msg);
-  lua_pushstring(L, code);
-  return 3;
-}
-
 static int int_field(lua_State *L, int t, const char *k, double dflt) {
   if (lua_isnoneornil(L, t)) return (int)(dflt * 1000);
   lua_getfield(L, t, k);
@@ -46,7 +39,7 @@ static int l_open(lua_State *L) {
   luaL_setmetatable(L, REDIS_MT);
   char err[512];
   lr->r = isync_redis_open(url, connect_ms, command_ms, err, sizeof err);
-  if (!lr->r) return fail(L, err, "REDIS");
+  if (!lr->r) return isync_lua_fail(L, err, "REDIS");
   return 1;
 }
 
@@ -88,7 +81,7 @@ static int m_call(lua_State *L) {
   }
   isync_redis_reply *rep;
   char err[512];
-  if (isync_redis_call(r, argc, argv, lens, &rep, err, sizeof err) != 0) return fail(L, err, "REDIS");
+  if (isync_redis_call(r, argc, argv, lens, &rep, err, sizeof err) != 0) return isync_lua_fail(L, err, "REDIS");
   if (rep->type == ISYNC_REDIS_ERROR) {
     lua_pushnil(L);
     lua_pushlstring(L, rep->str, rep->len);
